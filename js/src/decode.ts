@@ -1,0 +1,185 @@
+/**
+ * Decoding of the `timeline` trait (binary columns arriving as DataView)
+ * into owned, growable typed arrays.
+ *
+ * Wire format: every column is a little-endian typed array. Float columns are
+ * Float32. Integer columns are nominally Int32 (key, map_index) and Uint16
+ * (run_count), but the decoder infers the element width from
+ * byteLength / n (1, 2 or 4 bytes), so an encoder may narrow them to save
+ * notebook bytes. Signedness is fixed per column.
+ */
+
+export type BufferLike = DataView | ArrayBuffer | ArrayBufferView | number[] | null | undefined;
+
+export interface Timeline {
+  /** Logical number of task runs (arrays may have larger capacity). */
+  n: number;
+  /** Epoch milliseconds that all start/end offsets are relative to. */
+  t0: number;
+  /** ms offsets from t0; NaN = never started. */
+  start: Float32Array;
+  /** ms offsets from t0; NaN = not ended (bar extends to "now"). */
+  end: Float32Array;
+  /** index into STATE_TYPES */
+  state: Uint8Array;
+  /** index into `keys`; -1 = unknown */
+  key: Int32Array;
+  keys: string[];
+  /** -1 = not mapped */
+  mapIndex: Int32Array;
+  runCount: Uint16Array;
+  /** 1 = on the critical path; null when not provided */
+  highlight: Uint8Array | null;
+}
+
+export class DecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DecodeError";
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A byte view (no copy) of whatever binary container arrived. */
+export function toBytes(b: BufferLike): Uint8Array | null {
+  if (b == null) return null;
+  if (b instanceof Uint8Array) return b;
+  if (Array.isArray(b)) return Uint8Array.from(b);
+  if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (b instanceof ArrayBuffer) return new Uint8Array(b);
+  // SharedArrayBuffer or other buffer-likes
+  if (typeof (b as ArrayBuffer).byteLength === "number") return new Uint8Array(b as ArrayBuffer);
+  return null;
+}
+
+/**
+ * Element width (bytes) of a column holding `n` elements, from its byte length.
+ * Returns 0 when the buffer is empty / missing; throws when inconsistent.
+ */
+export function elementWidth(byteLength: number, n: number, allowed: readonly number[], name = "column"): number {
+  if (n <= 0 || byteLength === 0) return 0;
+  const w = byteLength / n;
+  if (!allowed.includes(w)) {
+    throw new DecodeError(
+      `${name}: ${byteLength} bytes is not ${n} elements of ${allowed.join("/")} bytes`,
+    );
+  }
+  return w;
+}
+
+/** Float32 column -> owned Float32Array of length `cap` (≥ n); missing values NaN. */
+export function decodeFloat32(b: BufferLike, n: number, cap = n, name = "float column"): Float32Array {
+  const out = new Float32Array(Math.max(cap, n));
+  out.fill(NaN);
+  const bytes = toBytes(b);
+  if (!bytes || n === 0) return out;
+  elementWidth(bytes.byteLength, n, [4], name);
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
+    out.set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
+  } else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+  }
+  return out;
+}
+
+type IntArray = Int32Array | Uint16Array | Uint8Array;
+
+/**
+ * Integer column (1/2/4-byte little-endian, signed or unsigned) into `out`.
+ * Values that do not fit `out`'s type are clamped. Missing column -> `fill`.
+ */
+export function decodeIntInto<T extends IntArray>(
+  b: BufferLike,
+  n: number,
+  out: T,
+  signed: boolean,
+  fill: number,
+  name = "int column",
+): T {
+  out.fill(fill);
+  const bytes = toBytes(b);
+  if (!bytes || n === 0) return out;
+  const w = elementWidth(bytes.byteLength, n, [1, 2, 4], name);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lo = out instanceof Int32Array ? -2147483648 : 0;
+  const hi = out instanceof Int32Array ? 2147483647 : out instanceof Uint16Array ? 65535 : 255;
+  for (let i = 0; i < n; i++) {
+    let v: number;
+    if (w === 1) v = signed ? dv.getInt8(i) : dv.getUint8(i);
+    else if (w === 2) v = signed ? dv.getInt16(i * 2, true) : dv.getUint16(i * 2, true);
+    else v = signed ? dv.getInt32(i * 4, true) : dv.getUint32(i * 4, true);
+    out[i] = v < lo ? lo : v > hi ? hi : v;
+  }
+  return out;
+}
+
+export function emptyTimeline(): Timeline {
+  return {
+    n: 0,
+    t0: 0,
+    start: new Float32Array(0),
+    end: new Float32Array(0),
+    state: new Uint8Array(0),
+    key: new Int32Array(0),
+    keys: [],
+    mapIndex: new Int32Array(0),
+    runCount: new Uint16Array(0),
+    highlight: null,
+  };
+}
+
+/** Decode the `timeline` trait value. Throws DecodeError on malformed input. */
+export function decodeTimeline(raw: unknown): Timeline {
+  if (raw == null || typeof raw !== "object") return emptyTimeline();
+  const r = raw as Record<string, unknown>;
+  const n = Number(r.n ?? 0);
+  if (!Number.isInteger(n) || n < 0) throw new DecodeError(`timeline.n must be a non-negative integer, got ${String(r.n)}`);
+  const t0 = Number(r.t0 ?? 0);
+  const keys = Array.isArray(r.keys) ? r.keys.map((k) => (k == null ? "" : String(k))) : [];
+  const tl: Timeline = {
+    n,
+    t0: Number.isFinite(t0) ? t0 : 0,
+    start: decodeFloat32(r.start as BufferLike, n, n, "timeline.start"),
+    end: decodeFloat32(r.end as BufferLike, n, n, "timeline.end"),
+    state: decodeIntInto(r.state as BufferLike, n, new Uint8Array(n), false, 0, "timeline.state"),
+    key: decodeIntInto(r.key as BufferLike, n, new Int32Array(n), true, -1, "timeline.key"),
+    keys,
+    mapIndex: decodeIntInto(r.map_index as BufferLike, n, new Int32Array(n), true, -1, "timeline.map_index"),
+    runCount: decodeIntInto(r.run_count as BufferLike, n, new Uint16Array(n), false, 0, "timeline.run_count"),
+    highlight: r.highlight == null ? null : decodeIntInto(r.highlight as BufferLike, n, new Uint8Array(n), false, 0, "timeline.highlight"),
+  };
+  return tl;
+}
+
+/** Tooltip label: keys[key[i]] + "[map_index]" when mapped. */
+export function labelOf(tl: Timeline, i: number): string {
+  const k = tl.key[i];
+  const base = k >= 0 && k < tl.keys.length ? tl.keys[k] : "task";
+  const m = tl.mapIndex[i];
+  return m >= 0 ? `${base}[${m}]` : base;
+}
+
+/** Effective end offset of bar i: max(start, end), NaN end -> `now`. */
+export function effectiveEnd(tl: Timeline, i: number, now: number): number {
+  const s = tl.start[i];
+  const e = tl.end[i];
+  const v = e === e ? e : now; // NaN check
+  return v > s ? v : s;
+}
+
+/** [min start, max effective end] over started bars (offsets), or null when none started. */
+export function extentOf(tl: Timeline, now: number, visible?: Uint8Array | null): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < tl.n; i++) {
+    const s = tl.start[i];
+    if (s !== s) continue;
+    if (visible && !visible[i]) continue;
+    if (s < lo) lo = s;
+    const e = effectiveEnd(tl, i, now);
+    if (e > hi) hi = e;
+  }
+  return lo === Infinity ? null : [lo, hi];
+}

@@ -1,0 +1,215 @@
+/**
+ * anywidget entry point for prefect_widgets' flow-run view.
+ * Contract (traits and messages): see js/README.md.
+ */
+import "./widget.css";
+import { DecodeError, Timeline, decodeTimeline, emptyTimeline } from "./decode";
+import { Details } from "./details";
+import { Gantt } from "./gantt";
+import { Header } from "./header";
+import { applyPatch, PatchMessage } from "./patch";
+import { STATE_TYPES } from "./states";
+import { readTheme, Theme } from "./theme";
+import { countStates, filterIndices, normalizeHeader, toggleFilter } from "./util";
+
+/** The subset of the anywidget model API used here. */
+export interface AnyModel {
+  get(name: string): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  set(name: string, value: unknown): void;
+  save_changes(): void;
+  on(event: string, cb: (...args: any[]) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
+  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void; // eslint-disable-line @typescript-eslint/no-explicit-any
+  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
+}
+
+export interface RenderProps {
+  model: AnyModel;
+  el: HTMLElement;
+}
+
+function applyThemeVars(el: HTMLElement, theme: Theme): void {
+  el.classList.toggle("pw-dark", theme.dark);
+  STATE_TYPES.forEach((s, i) => el.style.setProperty(`--pw-state-${s.toLowerCase()}`, theme.stateColors[i]));
+}
+
+function render({ model, el }: RenderProps): () => void {
+  el.classList.add("pw-widget");
+  let theme = readTheme(el);
+  applyThemeVars(el, theme);
+
+  const listeners: Array<[string, (...a: any[]) => void]> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const listen = (ev: string, cb: (...a: any[]) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    model.on(ev, cb);
+    listeners.push([ev, cb]);
+  };
+
+  let localError: string | null = null;
+  const errorBox = document.createElement("div");
+  errorBox.className = "pw-error";
+  errorBox.setAttribute("role", "alert");
+  errorBox.hidden = true;
+  const errorText = document.createElement("span");
+  errorText.className = "pw-error-text";
+  const errorClose = document.createElement("button");
+  errorClose.type = "button";
+  errorClose.className = "pw-close";
+  errorClose.textContent = "×";
+  errorClose.setAttribute("aria-label", "Dismiss");
+  let dismissed = "";
+  errorClose.addEventListener("click", () => {
+    dismissed = errorText.textContent ?? "";
+    errorBox.hidden = true;
+  });
+  errorBox.append(errorText, errorClose);
+
+  const currentFilter = (): string[] => filterIndices(model.get("state_filter")).map((i) => STATE_TYPES[i]);
+  const setFilter = (f: string[]) => {
+    model.set("state_filter", f);
+    model.save_changes();
+    syncFilter();
+  };
+  const header = new Header(
+    (s) => setFilter(toggleFilter(currentFilter(), s)),
+    () => setFilter([]),
+  );
+
+  const details = new Details(() => select(-1, false));
+
+  const gantt = new Gantt(theme, {
+    onSelect: (i) => select(i, true),
+    onFrame: (bars, ms) => {
+      el.dataset.bars = String(bars);
+      el.dataset.drawMs = ms.toFixed(2);
+      el.dataset.rendered = "1";
+    },
+  });
+
+  el.replaceChildren(header.root, errorBox, gantt.root, details.root);
+
+  const tl = (): Timeline => gantt.tl;
+
+  function select(i: number, fromClick: boolean): void {
+    gantt.setSelected(i);
+    if (model.get("selected_index") !== i) {
+      model.set("selected_index", i);
+      model.save_changes();
+    }
+    if (i >= 0) {
+      details.showLocal(tl(), i, theme.dark, Date.now(), fromClick);
+      if (fromClick) model.send({ type: "details", index: i });
+    } else {
+      details.hide();
+    }
+  }
+
+  function showErrors(): void {
+    const h = normalizeHeader(model.get("header"));
+    const msg = [h.error, localError].filter(Boolean).join(" — ");
+    errorText.textContent = msg;
+    errorBox.hidden = !msg || msg === dismissed;
+  }
+
+  function syncHeader(): void {
+    const h = normalizeHeader(model.get("header"));
+    const counts = Object.keys(h.counts).length ? h.counts : countStates(tl());
+    header.update(h, counts, currentFilter(), theme.dark);
+    showErrors();
+  }
+
+  function syncTimeline(): void {
+    let t: Timeline;
+    try {
+      t = decodeTimeline(model.get("timeline"));
+      localError = null;
+    } catch (e) {
+      t = emptyTimeline();
+      localError = `Could not decode the timeline: ${e instanceof DecodeError ? e.message : String(e)}`;
+    }
+    gantt.setTimeline(t);
+    const sel = Number(model.get("selected_index"));
+    gantt.setSelected(Number.isInteger(sel) ? sel : -1);
+    syncHeader();
+  }
+
+  function syncFilter(): void {
+    gantt.setFilter(filterIndices(model.get("state_filter")));
+    syncHeader();
+  }
+
+  function syncSelected(): void {
+    const v = Number(model.get("selected_index"));
+    const i = Number.isInteger(v) && v >= 0 && v < tl().n ? v : -1;
+    gantt.setSelected(i);
+    if (i >= 0) {
+      if (details.index !== i) details.showLocal(tl(), i, theme.dark, Date.now(), false);
+    } else details.hide();
+  }
+
+  listen("change:header", syncHeader);
+  listen("change:timeline", syncTimeline);
+  listen("change:state_filter", syncFilter);
+  listen("change:selected_index", syncSelected);
+  listen("msg:custom", (msg: Record<string, unknown>, buffers?: unknown[]) => {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "patch") {
+      try {
+        applyPatch(tl(), msg as unknown as PatchMessage, (buffers ?? []) as DataView[]);
+        localError = null;
+      } catch (e) {
+        localError = `Could not apply a live update: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      gantt.invalidateData(); // repack + redraw on the next animation frame
+      if (details.index >= 0) details.showLocal(tl(), details.index, theme.dark, Date.now(), false);
+      if (!Object.keys(normalizeHeader(model.get("header")).counts).length || localError) syncHeader();
+    } else if (msg.type === "details") {
+      details.showFields(Number(msg.index), msg.fields);
+    }
+  });
+
+  // initial state
+  gantt.setFilter(filterIndices(model.get("state_filter")));
+  syncTimeline();
+  syncSelected();
+
+  // size changes + first paint
+  const ro = new ResizeObserver(() => gantt.requestDraw());
+  ro.observe(gantt.root);
+  if (el.isConnected && gantt.root.clientWidth > 0) gantt.drawNow();
+
+  // theme changes (JupyterLab toggles attributes on <body>; OS scheme changes)
+  const refreshTheme = () => {
+    const t = readTheme(el);
+    if (t.bg === theme.bg && t.fg === theme.fg && t.dark === theme.dark) return;
+    theme = t;
+    applyThemeVars(el, theme);
+    gantt.setTheme(theme);
+    syncHeader();
+  };
+  const mo = new MutationObserver(refreshTheme);
+  if (document.body) mo.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light", "class", "style"] });
+  const mq = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
+  mq?.addEventListener?.("change", refreshTheme);
+
+  // 1 Hz: ticking duration and bars that extend to "now"
+  const timer = setInterval(() => {
+    if (typeof document !== "undefined" && document.hidden) return;
+    if (header.ticking) header.tick();
+    if (gantt.hasOpenBars()) gantt.requestDraw();
+  }, 1000);
+
+  return () => {
+    clearInterval(timer);
+    ro.disconnect();
+    mo.disconnect();
+    mq?.removeEventListener?.("change", refreshTheme);
+    for (const [ev, cb] of listeners) model.off(ev, cb);
+    gantt.destroy();
+    el.replaceChildren();
+    el.classList.remove("pw-widget", "pw-dark");
+    delete el.dataset.rendered;
+    delete el.dataset.bars;
+    delete el.dataset.drawMs;
+  };
+}
+
+export default { render };

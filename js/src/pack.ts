@@ -1,0 +1,171 @@
+/**
+ * Greedy first-fit row packing of bars, plus the per-row spatial index used
+ * for virtualised drawing and hit testing.
+ *
+ * Bars are taken in order of start time; each goes to the lowest-numbered row
+ * whose previous bar has ended by the bar's start. Implemented with two binary
+ * heaps (busy rows keyed by end time, free rows keyed by row number), so it is
+ * O(n log n) and exactly first-fit.
+ *
+ * Invariant of the result: inside a row, bars are sorted by start AND by
+ * effective end (each bar starts after the previous one ended), which is what
+ * makes binary search per row possible.
+ */
+
+export interface Packing {
+  /** number of rows */
+  rows: number;
+  /** row of each bar (length ≥ n); -1 = not placed (never started or filtered out) */
+  rowOf: Int32Array;
+  /** CSR offsets: bars of row r are rowBars[rowStart[r] .. rowStart[r+1]) */
+  rowStart: Int32Array;
+  /** bar indices grouped by row, each row sorted by start */
+  rowBars: Int32Array;
+  /** number of placed bars */
+  placed: number;
+}
+
+export const EMPTY_PACKING: Packing = {
+  rows: 0,
+  rowOf: new Int32Array(0),
+  rowStart: new Int32Array(1),
+  rowBars: new Int32Array(0),
+  placed: 0,
+};
+
+/** Growable binary min-heap of (key: float64, value: int32). */
+export class MinHeap {
+  keys: Float64Array;
+  vals: Int32Array;
+  size = 0;
+  constructor(cap = 64) {
+    this.keys = new Float64Array(cap);
+    this.vals = new Int32Array(cap);
+  }
+  push(key: number, val: number): void {
+    if (this.size === this.keys.length) {
+      const k = new Float64Array(this.size * 2);
+      k.set(this.keys);
+      const v = new Int32Array(this.size * 2);
+      v.set(this.vals);
+      this.keys = k;
+      this.vals = v;
+    }
+    const keys = this.keys;
+    const vals = this.vals;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (keys[p] < key || (keys[p] === key && vals[p] <= val)) break;
+      keys[i] = keys[p];
+      vals[i] = vals[p];
+      i = p;
+    }
+    keys[i] = key;
+    vals[i] = val;
+  }
+  peekKey(): number {
+    return this.size ? this.keys[0] : Infinity;
+  }
+  /** Remove the minimum; returns its value. */
+  pop(): number {
+    const keys = this.keys;
+    const vals = this.vals;
+    const top = vals[0];
+    const n = --this.size;
+    if (n > 0) {
+      const key = keys[n];
+      const val = vals[n];
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        let c = l;
+        if (r < n && (keys[r] < keys[l] || (keys[r] === keys[l] && vals[r] < vals[l]))) c = r;
+        if (keys[c] > key || (keys[c] === key && vals[c] >= val)) break;
+        keys[i] = keys[c];
+        vals[i] = vals[c];
+        i = c;
+      }
+      keys[i] = key;
+      vals[i] = val;
+    }
+    return top;
+  }
+}
+
+/**
+ * Indices of bars with a finite start (and `visible[i]` when given), sorted
+ * by (start, index).
+ */
+export function sortByStart(start: Float32Array, n: number, visible?: Uint8Array | null): Int32Array {
+  let m = 0;
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = start[i];
+    if (s !== s) continue;
+    if (visible && !visible[i]) continue;
+    idx[m++] = i;
+  }
+  const out = idx.subarray(0, m);
+  // Fast path: already sorted (the encoder sorts by start) -> O(n) check.
+  let sorted = true;
+  for (let j = 1; j < m; j++) {
+    const a = start[out[j - 1]];
+    const b = start[out[j]];
+    if (a > b) {
+      sorted = false;
+      break;
+    }
+  }
+  if (!sorted) out.sort((a, b) => start[a] - start[b] || a - b);
+  return out;
+}
+
+/**
+ * Pack bars into rows (first fit by start time).
+ * A bar whose end is NaN (not ended) occupies its row forever.
+ */
+export function packRows(
+  start: Float32Array,
+  end: Float32Array,
+  n: number,
+  visible?: Uint8Array | null,
+): Packing {
+  const order = sortByStart(start, n, visible);
+  const m = order.length;
+  const rowOf = new Int32Array(n).fill(-1);
+  const busy = new MinHeap(256); // key: end time, val: row
+  const free = new MinHeap(256); // key: row, val: row
+  let rows = 0;
+  for (let j = 0; j < m; j++) {
+    const i = order[j];
+    const s = start[i];
+    while (busy.size && busy.peekKey() <= s) {
+      const r = busy.pop();
+      free.push(r, r);
+    }
+    const r = free.size ? free.pop() : rows++;
+    rowOf[i] = r;
+    const e = end[i];
+    let eff: number;
+    if (e !== e) eff = Infinity;
+    else if (e > s) eff = e;
+    // zero-length bars still take a sliver of time so that two instantaneous
+    // bars at the same instant do not share a row
+    else eff = s + Math.max(1e-3, Math.abs(s) * 1e-9);
+    busy.push(eff, r);
+  }
+  // CSR by row, preserving start order inside each row
+  const rowStart = new Int32Array(rows + 1);
+  for (let j = 0; j < m; j++) rowStart[rowOf[order[j]] + 1]++;
+  for (let r = 0; r < rows; r++) rowStart[r + 1] += rowStart[r];
+  const fillPos = rowStart.slice(0, rows);
+  const rowBars = new Int32Array(m);
+  for (let j = 0; j < m; j++) {
+    const i = order[j];
+    rowBars[fillPos[rowOf[i]]++] = i;
+  }
+  return { rows, rowOf, rowStart, rowBars, placed: m };
+}

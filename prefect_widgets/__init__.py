@@ -1,0 +1,37 @@
+"""prefect-widgets: Prefect flow runs as first-class citizens of Jupyter notebooks.
+
+Prefect 1's `prefect.backend` view API (`FlowRunView`, `TaskRunView`, `FlowView`) on the
+Prefect 3 REST API, with rich displays, live widgets, DataFrames and a CLI. Importing this
+package never imports `prefect`.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .client import AsyncClient, Client  # noqa: E402
+from .errors import *  # noqa: E402,F403
+from .errors import __all__ as _errors_all  # noqa: E402
+from .logs import LogEntry, LogList, watch_flow_run  # noqa: E402
+from .queries import FlowRunList, TaskRunList  # noqa: E402
+from .settings import configure  # noqa: E402
+from .states import State  # noqa: E402
+from .views import FlowRunView, FlowView, TaskRunView  # noqa: E402
+
+__all__ = [
+    "__version__", "Client", "AsyncClient", "configure", "State",
+    "FlowView", "FlowRunView", "TaskRunView", "FlowRunList", "TaskRunList",
+    "LogEntry", "LogList", "watch_flow_run", *_errors_all,
+]
+
+
+def load_ipython_extension(ipython):  # pragma: no cover - thin shim
+    from .extension import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):  # pragma: no cover - thin shim
+    from .extension import unload_ipython_extension as unload
+
+    unload(ipython)

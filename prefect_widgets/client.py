@@ -1,0 +1,392 @@
+"""HTTP access to a Prefect 3 server: sync and async clients, retries, typed errors.
+
+Operations are written once as generators that yield `Call`s and receive decoded JSON
+(see `run_sync` / `run_async`), so the sync and async APIs share every line of logic.
+The clients are read-only: they refuse any write to the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from . import __version__
+from .errors import (
+    BadResponse,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServerError,
+    ServerUnreachable,
+    Unauthorized,
+)
+from .settings import Settings, resolve_settings
+
+__all__ = ["Call", "Client", "AsyncClient", "Operation", "run_sync", "run_async", "get_client"]
+
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+_READ_ONLY_POSTS = ("/filter", "/count", "/history", "/paginate")
+API_VERSION = "0.8.4"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One read request: GET, or POST to a /filter, /count or /history endpoint."""
+
+    method: str
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    not_found: str | None = None  # message for a 404, naming what was looked up
+
+
+Operation = Generator[Call, Any, T]
+
+
+@dataclass
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter; honours Retry-After."""
+
+    max_retries: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 10.0
+    max_total: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff * 3)
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    return str(detail)[:300]
+
+
+@dataclass
+class _Base:
+    settings: Settings
+    timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    _csrf_token: str | None = field(default=None, init=False, repr=False)
+    _csrf_enabled: bool | None = field(default=None, init=False, repr=False)
+
+    @property
+    def api_url(self) -> str:
+        return self.settings.api_url
+
+    @property
+    def ui_url(self) -> str | None:
+        return self.settings.ui_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api_url={self.api_url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "X-PREFECT-API-VERSION": API_VERSION,
+            "User-Agent": f"prefect-widgets/{__version__}",
+        }
+        if self.settings.api_key:
+            headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        return headers
+
+    def _auth(self) -> tuple[str, str] | None:
+        if self.settings.auth_string and not self.settings.api_key:
+            user, _, password = self.settings.auth_string.partition(":")
+            return (user, password)
+        return None
+
+    def _check(self, call: Call) -> None:
+        if call.method == "POST" and not call.path.endswith(_READ_ONLY_POSTS):
+            raise InvalidRequest(f"prefect-widgets is read-only and will not POST to {call.path}.")
+        if call.method not in ("GET", "POST"):
+            raise InvalidRequest(f"prefect-widgets is read-only and will not send {call.method}.")
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.settings.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _unreachable(self, exc: Exception) -> ServerUnreachable:
+        kind = type(exc).__name__
+        reason = self._scrub(str(exc)) or kind
+        return ServerUnreachable(
+            f"Cannot reach the Prefect API at {self.api_url} ({kind}: {reason}). Check that the "
+            "server is running and that PREFECT_API_URL points at it."
+        )
+
+    def _error(self, call: Call, response: httpx.Response) -> Exception:
+        status = response.status_code
+        detail = self._scrub(_detail(response))
+        where = f"{call.method} {call.path}"
+        if status == 404:
+            return NotFound(call.not_found or f"Not found on {self.api_url}: {where}.")
+        if status == 401:
+            return Unauthorized(
+                f"The Prefect API at {self.api_url} rejected the credentials (401). Check "
+                "PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING (self-hosted).",
+                401,
+            )
+        if status == 403:
+            return Unauthorized(
+                f"The Prefect API at {self.api_url} refused access (403: {detail}). Check that "
+                "your key has access to this workspace.",
+                403,
+            )
+        if status == 429:
+            after = _retry_after(response)
+            hint = f" The server asks to wait {after:.0f} s." if after is not None else ""
+            return RateLimited(
+                f"The Prefect API at {self.api_url} is rate limiting requests (429) and retries "
+                f"were exhausted.{hint} Wait and try again, or fetch less.",
+                after,
+            )
+        if status >= 500 or status in RETRY_STATUSES:
+            return ServerError(
+                f"The Prefect API at {self.api_url} answered {status} to {where} after "
+                f"{self.retry.max_retries} retries: {detail}. Try again later or check the "
+                "server's logs.",
+                status,
+            )
+        return InvalidRequest(f"The Prefect API rejected {where} ({status}): {detail}")
+
+    def _decode(self, call: Call, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise BadResponse(
+                f"The Prefect API at {self.api_url} answered {call.method} {call.path} with "
+                f"a body that is not JSON ({len(response.content)} bytes). Is PREFECT_API_URL "
+                "the API URL (ending in /api) of a Prefect 3 server?"
+            ) from None
+
+    def _csrf_needed(self, call: Call) -> bool:
+        return call.method == "POST" and self._csrf_enabled is not False
+
+    def _csrf_headers(self) -> dict[str, str]:
+        if self._csrf_token:
+            return {"Prefect-Csrf-Token": self._csrf_token, "Prefect-Csrf-Client": _CSRF_CLIENT}
+        return {}
+
+    def _accept_csrf(self, response: httpx.Response) -> None:
+        if response.status_code == 200:
+            try:
+                self._csrf_token = response.json()["token"]
+                self._csrf_enabled = True
+            except (ValueError, KeyError, TypeError):
+                self._csrf_enabled = False
+        else:  # 422 "CSRF protection is disabled", or an older server without the route
+            self._csrf_enabled = False
+
+
+_CSRF_CLIENT = f"prefect-widgets-{random.getrandbits(64):016x}"
+
+
+def _is_csrf_rejection(response: httpx.Response) -> bool:
+    return response.status_code == 403 and "csrf" in response.text.lower()
+
+
+_TRANSIENT = (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError,
+              httpx.WriteError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout)
+
+
+class Client(_Base):
+    """A synchronous, thread-safe, read-only client for the Prefect 3 REST API."""
+
+    def __init__(self, api_url: str | None = None, api_key: str | None = None,
+                 auth_string: str | None = None, *, profile: str | None = None,
+                 timeout: float = 30.0, retry: RetryPolicy | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        settings = resolve_settings(api_url, api_key, auth_string, profile)
+        super().__init__(settings, timeout, retry or RetryPolicy())
+        self._http = httpx.Client(base_url=settings.api_url, headers=self._headers(),
+                                  auth=self._auth(), timeout=timeout, transport=transport)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: Call) -> httpx.Response:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                if self._csrf_needed(call) and self._csrf_token is None:
+                    with self._lock:
+                        if self._csrf_enabled is None:
+                            self._accept_csrf(self._http.get("/csrf-token",
+                                                             params={"client": _CSRF_CLIENT}))
+                response = self._http.request(call.method, call.path, json=call.json,
+                                              params=call.params, headers=self._csrf_headers())
+            except _TRANSIENT as exc:
+                if attempt >= self.retry.max_retries or time.monotonic() - started > self.retry.max_total:
+                    raise self._unreachable(exc) from None
+                time.sleep(self.retry.delay(attempt, None))
+                attempt += 1
+                continue
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc) from None
+            if _is_csrf_rejection(response) and attempt == 0 and self._csrf_enabled:
+                self._csrf_token = None
+                self._csrf_enabled = None
+                attempt += 1
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
+                wait = self.retry.delay(attempt, _retry_after(response))
+                if time.monotonic() - started + wait <= self.retry.max_total:
+                    time.sleep(wait)
+                    attempt += 1
+                    continue
+            return response
+
+    def call(self, call: Call) -> Any:
+        """Send one `Call`, retrying transient failures; return decoded JSON or raise."""
+        self._check(call)
+        response = self._send(call)
+        if response.is_success:
+            return self._decode(call, response)
+        raise self._error(call, response)
+
+    def run(self, operation: Operation[T]) -> T:
+        return run_sync(self, operation)
+
+
+class AsyncClient(_Base):
+    """The asyncio twin of `Client`, for code already inside an event loop."""
+
+    def __init__(self, api_url: str | None = None, api_key: str | None = None,
+                 auth_string: str | None = None, *, profile: str | None = None,
+                 timeout: float = 30.0, retry: RetryPolicy | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        settings = resolve_settings(api_url, api_key, auth_string, profile)
+        super().__init__(settings, timeout, retry or RetryPolicy())
+        self._http = httpx.AsyncClient(base_url=settings.api_url, headers=self._headers(),
+                                       auth=self._auth(), timeout=timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, call: Call) -> httpx.Response:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                if self._csrf_needed(call) and self._csrf_enabled is None:
+                    self._accept_csrf(await self._http.get("/csrf-token",
+                                                           params={"client": _CSRF_CLIENT}))
+                response = await self._http.request(call.method, call.path, json=call.json,
+                                                    params=call.params,
+                                                    headers=self._csrf_headers())
+            except _TRANSIENT as exc:
+                if attempt >= self.retry.max_retries or time.monotonic() - started > self.retry.max_total:
+                    raise self._unreachable(exc) from None
+                await asyncio.sleep(self.retry.delay(attempt, None))
+                attempt += 1
+                continue
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc) from None
+            if _is_csrf_rejection(response) and attempt == 0 and self._csrf_enabled:
+                self._csrf_token = None
+                self._csrf_enabled = None
+                attempt += 1
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
+                wait = self.retry.delay(attempt, _retry_after(response))
+                if time.monotonic() - started + wait <= self.retry.max_total:
+                    await asyncio.sleep(wait)
+                    attempt += 1
+                    continue
+            return response
+
+    async def call(self, call: Call) -> Any:
+        self._check(call)
+        response = await self._send(call)
+        if response.is_success:
+            return self._decode(call, response)
+        raise self._error(call, response)
+
+    async def run(self, operation: Operation[T]) -> T:
+        return await run_async(self, operation)
+
+
+def run_sync(client: Client, operation: Operation[T]) -> T:
+    """Drive an operation generator with a sync client."""
+    try:
+        call = next(operation)
+        while True:
+            call = operation.send(client.call(call))
+    except StopIteration as stop:
+        return stop.value
+
+
+async def run_async(client: AsyncClient, operation: Operation[T]) -> T:
+    """Drive an operation generator with an async client."""
+    try:
+        call = next(operation)
+        while True:
+            call = operation.send(await client.call(call))
+    except StopIteration as stop:
+        return stop.value
+
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def get_client(client: Client | None = None) -> Client:
+    """The given client, or a shared one built from `configure()` / env / profile."""
+    global _default
+    if client is not None:
+        return client
+    with _default_lock:
+        if _default is None:
+            _default = Client()
+        return _default
+
+
+def reset_default_client() -> None:
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default = None

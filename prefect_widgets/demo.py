@@ -1,0 +1,80 @@
+"""`prefect-widgets demo`: sample flows on a throwaway server, then the report you'd look at."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from .errors import ConfigurationError
+
+__all__ = ["run_demo"]
+
+
+def _require_prefect() -> None:
+    from importlib.util import find_spec
+
+    if find_spec("prefect") is None:
+        raise ConfigurationError(
+            "The demo runs real Prefect flows: install them with "
+            "`pip install 'prefect-widgets[demo]'` (or run ./dev demo).")
+
+
+def run_demo(api_url: str | None = None, output: str | Path = "demo-report.html",
+             lab: bool = False, echo=print) -> Path:
+    """Run the sample flows against `api_url` (or a throwaway local server) and write a report."""
+    from .samples import DEFAULT, wait_until_recorded
+    from .server import LocalServer
+
+    _require_prefect()
+    api_url = api_url or os.environ.get("PREFECT_API_URL")
+    with ExitStack() as stack:
+        if api_url:
+            env = {**os.environ, "PREFECT_API_URL": api_url}
+        else:
+            echo("Starting a throwaway Prefect server (SQLite in a temp dir)...")
+            server = stack.enter_context(LocalServer())
+            api_url, env = server.api_url, server.env()
+            echo(f"Prefect server ready at {api_url}")
+        echo(f"Running {len(DEFAULT)} sample flows: {', '.join(DEFAULT)}...")
+        done = subprocess.run([sys.executable, "-m", "prefect_widgets.samples", *DEFAULT],
+                              env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"The sample flows failed:\n{done.stderr[-3000:]}")
+        runs = json.loads(done.stdout.strip().splitlines()[-1])
+        wait_until_recorded(api_url, list(runs.values()))
+        path = _report(api_url, runs, Path(output), echo)
+        if lab:
+            _lab(env, api_url, echo)
+        return path
+
+
+def _report(api_url: str, runs: dict[str, str], output: Path, echo) -> Path:
+    from .client import Client
+    from .views import FlowRunView
+
+    with Client(api_url) as client:
+        views = {name: FlowRunView.from_flow_run_id(i, client=client) for name, i in runs.items()}
+        for name, view in views.items():
+            echo(f"  {name:<10} {view.name:<28} {view.state!r}  "
+                 f"{len(view.task_run_ids)} task runs")
+        try:
+            from .report import write_report
+        except ImportError:  # the report module ships with the display features
+            return output
+        path = write_report(list(views.values()), output)
+    echo(f"Report written to {path.resolve()}")
+    return path
+
+
+def _lab(env: dict[str, str], api_url: str, echo) -> None:
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    echo(f"Opening JupyterLab on {notebooks} against {api_url} (Ctrl-C to stop)...")
+    try:
+        subprocess.run([sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebooks}"],
+                       env={**env, "PREFECT_API_URL": api_url})
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,87 @@
+"""The exceptions prefect-widgets raises: catch `PrefectWidgetsError` for all of them."""
+
+from __future__ import annotations
+
+__all__ = [
+    "PrefectWidgetsError",
+    "ConfigurationError",
+    "InvalidRequest",
+    "NotFound",
+    "Unauthorized",
+    "ServerUnreachable",
+    "RateLimited",
+    "ServerError",
+    "BadResponse",
+    "IncompleteData",
+    "AmbiguousTaskRun",
+    "ResultNotAvailable",
+    "WatchTimeout",
+]
+
+
+class PrefectWidgetsError(Exception):
+    """Base class of every error raised by prefect-widgets."""
+
+
+class ConfigurationError(PrefectWidgetsError, ValueError):
+    """The API URL, key or profile settings are missing or invalid."""
+
+
+class InvalidRequest(PrefectWidgetsError, ValueError):
+    """The request was rejected as malformed (locally, or by the server with 400/422)."""
+
+
+class NotFound(PrefectWidgetsError, LookupError):
+    """The flow run, task run, flow or deployment does not exist on this server."""
+
+
+class Unauthorized(PrefectWidgetsError):
+    """The server refused the credentials (401) or the permission (403)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ServerUnreachable(PrefectWidgetsError, ConnectionError):
+    """The server could not be reached: refused, DNS, TLS, or timed out after retries."""
+
+
+class ServerError(PrefectWidgetsError):
+    """The server kept answering with a 5xx status after the retries were spent."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RateLimited(ServerError):
+    """The server kept answering 429 Too Many Requests after the retries were spent."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message, 429)
+        self.retry_after = retry_after
+
+
+class BadResponse(PrefectWidgetsError):
+    """The server's answer was not the JSON shape expected from a Prefect 3 API."""
+
+
+class IncompleteData(BadResponse):
+    """Paging ended with fewer rows than the server counted: no partial result is returned."""
+
+
+class AmbiguousTaskRun(PrefectWidgetsError, LookupError):
+    """A task slug matched several task runs; the message lists them."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+class ResultNotAvailable(PrefectWidgetsError):
+    """A task or flow run result cannot be loaded; the message says why and what to do."""
+
+
+class WatchTimeout(PrefectWidgetsError, TimeoutError):
+    """`watch_flow_run` ran longer than its `max_duration`."""

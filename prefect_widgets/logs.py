@@ -1,0 +1,170 @@
+"""Run logs, and Prefect 1's `watch_flow_run` generator of state changes and log lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from . import _ops
+from ._parse import check_uuid, parse_datetime
+from .client import Client, get_client
+from .errors import InvalidRequest, WatchTimeout
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LogEntry", "LogList", "read_logs", "watch_flow_run", "LEVELS"]
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def level_name(number: int) -> str:
+    for name, value in sorted(LEVELS.items(), key=lambda kv: -kv[1]):
+        if number >= value:
+            return name
+    return "NOTSET"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log line (or, from `watch_flow_run`, one state change)."""
+
+    timestamp: datetime
+    level: int
+    message: str
+    logger: str = ""
+    flow_run_id: str | None = None
+    task_run_id: str | None = None
+    id: str | None = None
+
+    @property
+    def level_name(self) -> str:
+        return level_name(self.level)
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> LogEntry:
+        return cls(timestamp=parse_datetime(row.get("timestamp")) or datetime.now(timezone.utc),
+                   level=int(row.get("level") or 0), message=str(row.get("message") or ""),
+                   logger=str(row.get("name") or ""), flow_run_id=row.get("flow_run_id"),
+                   task_run_id=row.get("task_run_id"), id=row.get("id"))
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%H:%M:%S} | {self.level_name:<8} | {self.message}"
+
+
+class LogList(Sequence):
+    """Log entries, oldest first."""
+
+    def __init__(self, entries: list[LogEntry]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return LogList(self._entries[index])
+        return self._entries[index]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        lines = [str(e) for e in self._entries[-20:]]
+        skipped = f"... {len(self) - 20} earlier lines\n" if len(self) > 20 else ""
+        return f"LogList({len(self)} lines)\n{skipped}" + "\n".join(lines)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        from .dataframes import logs_frame
+
+        return logs_frame(self._entries)
+
+    def _repr_html_(self) -> str:
+        from .html import log_list_html
+
+        return log_list_html(self)
+
+
+def _level_number(level: int | str | None) -> int | None:
+    if level is None:
+        return None
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    if isinstance(level, str) and level.upper() in LEVELS:
+        return LEVELS[level.upper()]
+    raise InvalidRequest(f"Unknown log level {level!r}; use one of {', '.join(LEVELS)} or an int.")
+
+
+def log_filter(flow_run_id: str | None = None, task_run_id: str | None = None,
+               level: int | str | None = None, since: datetime | None = None) -> dict[str, Any]:
+    logs: dict[str, Any] = {}
+    if flow_run_id is not None:
+        logs["flow_run_id"] = {"any_": [check_uuid(flow_run_id, "flow_run_id")]}
+    if task_run_id is not None:
+        logs["task_run_id"] = {"any_": [check_uuid(task_run_id, "task_run_id")]}
+    number = _level_number(level)
+    if number is not None:
+        logs["level"] = {"ge_": number}
+    if since is not None:
+        if not isinstance(since, datetime) or since.tzinfo is None:
+            raise InvalidRequest("since= must be a timezone-aware datetime.")
+        logs["timestamp"] = {"after_": since.isoformat()}
+    return {"logs": logs}
+
+
+def read_logs(client: Client, *, flow_run_id: str | None = None, task_run_id: str | None = None,
+              level: int | str | None = None, since: datetime | None = None,
+              limit: int | None = None) -> LogList:
+    """Logs matching the arguments, oldest first, auto-paged."""
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise InvalidRequest("limit must be a non-negative int or None.")
+    body = {**log_filter(flow_run_id, task_run_id, level, since), "sort": "TIMESTAMP_ASC"}
+    rows = client.run(_ops.filter_all("/logs/filter", body, limit=limit))
+    return LogList([LogEntry.from_json(r) for r in rows])
+
+
+def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bool = True,
+                   max_duration: timedelta | float = timedelta(hours=12), *,
+                   client: Client | None = None, poll_interval: float = 2.0,
+                   max_poll_interval: float = 10.0) -> Iterator[LogEntry]:
+    """Yield state changes and new log lines of a flow run in time order until it finishes.
+
+    Polls with backoff (`poll_interval` growing to `max_poll_interval`, reset when something
+    arrives). Raises `WatchTimeout` once `max_duration` has passed.
+    """
+    from .states import State
+
+    client = get_client(client)
+    flow_run_id = check_uuid(flow_run_id, "flow_run_id")
+    limit = max_duration.total_seconds() if isinstance(max_duration, timedelta) else max_duration
+    deadline = time.monotonic() + float(limit)
+    seen: set[str] = set()
+    interval = poll_interval
+    while True:
+        run = client.run(_ops.get(f"/flow_runs/{flow_run_id}",
+                                  f"No flow run with id {flow_run_id} on this server."))
+        fresh: list[LogEntry] = []
+        if stream_states:
+            for row in client.run(_ops.get_list("/flow_run_states/", {"flow_run_id": flow_run_id})):
+                if row.get("id") in seen:
+                    continue
+                seen.add(row.get("id"))
+                state = State.from_json(row)
+                note = f": {state.message}" if state.message else ""
+                fresh.append(LogEntry(timestamp=state.timestamp or datetime.now(timezone.utc),
+                                      level=LEVELS["INFO"], message=f"Entered state {state.name}{note}",
+                                      logger="prefect_widgets.watch", flow_run_id=flow_run_id,
+                                      id=row.get("id")))
+        if stream_logs:
+            for entry in read_logs(client, flow_run_id=flow_run_id):
+                if entry.id not in seen:
+                    seen.add(entry.id)
+                    fresh.append(entry)
+        yield from sorted(fresh, key=lambda e: e.timestamp)
+        if State.from_json(run.get("state")).is_finished():
+            return
+        interval = poll_interval if fresh else min(max_poll_interval, interval * 1.5)
+        if time.monotonic() + interval > deadline:
+            raise WatchTimeout(f"Flow run {flow_run_id} did not finish within {limit:.0f} s "
+                               "(max_duration). Raise max_duration to keep watching.")
+        time.sleep(interval)

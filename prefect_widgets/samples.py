@@ -1,0 +1,187 @@
+"""Sample flows for the demo, the notebooks and the test suite.
+
+Run them against a server with `python -m prefect_widgets.samples [--hostile]`: it prints
+one JSON object mapping each sample to its flow run id. Prefect is imported inside
+`define_flows()` only, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+#: Strings that must stay inert wherever they are rendered.
+HOSTILE = {
+    "script": "<script>window.__pw_xss=1</script>",
+    "img": '<img src=x onerror="window.__pw_xss=1">',
+    "attr": '" onmouseover="window.__pw_xss=1" x="',
+    "url": "javascript:window.__pw_xss=1",
+    "rtl": "invoice\u202etxt.exe",
+    "emoji": "rocket 🚀 données",
+}
+
+MAPPED_SIZE = 450
+
+
+def define_flows() -> dict[str, Any]:
+    """The sample flows, keyed by name (imports prefect)."""
+    from prefect import flow, get_run_logger, task
+
+    attempts: dict[str, int] = {}
+
+    @task
+    def capitalize(name: str) -> str:
+        return name.upper()
+
+    @task
+    def say_hello(name: str) -> str:
+        get_run_logger().info("Hello, %s!", name)
+        return f"Hello, {name}!"
+
+    @flow(name="hello-world", log_prints=True)
+    def hello_world(name: str = "world") -> str:
+        get_run_logger().info("Saying hello to %s", name)
+        return say_hello(capitalize(name))
+
+    @task
+    def load_rows() -> list[int]:
+        return [1, 2, 3]
+
+    @task
+    def write_to_warehouse(rows: list[int]) -> None:
+        get_run_logger().error("Warehouse connection refused")
+        raise ConnectionError("Could not connect to warehouse at db.internal:5432")
+
+    @flow(name="nightly-etl")
+    def failing_etl() -> None:
+        write_to_warehouse(load_rows())
+
+    @task(retries=2, retry_delay_seconds=1)
+    def flaky_download() -> str:
+        attempts["flaky"] = attempts.get("flaky", 0) + 1
+        if attempts["flaky"] < 3:
+            raise TimeoutError(f"Attempt {attempts['flaky']} timed out")
+        return "downloaded"
+
+    @flow(name="retrying-download")
+    def retrying() -> str:
+        return flaky_download()
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @flow(name="mapped-squares")
+    def mapped(n: int = MAPPED_SIZE) -> int:
+        return sum(f.result() for f in square.map(range(n)))
+
+    @flow(name="child-report")
+    def child(x: int) -> int:
+        get_run_logger().info("child got %s", x)
+        return x * 2
+
+    @flow(name="parent-with-subflow")
+    def parent() -> int:
+        return child(21)
+
+    @task(persist_result=True, result_serializer="json")
+    def compute_summary() -> dict[str, Any]:
+        return {"rows": 3, "ok": True}
+
+    @task(persist_result=False)
+    def ephemeral() -> int:
+        return 7
+
+    @flow(name="persisted-results", persist_result=True, result_serializer="json")
+    def persisted() -> dict[str, Any]:
+        ephemeral()
+        return compute_summary()
+
+    @task(tags=["fast"])
+    def step(label: str, seconds: float) -> str:
+        time.sleep(seconds)
+        return label
+
+    @flow(name="diamond")
+    def diamond() -> str:
+        a = step.with_options(name="extract")("a", 0.2)
+        b = step.with_options(name="slow_branch").submit("b", 1.0, wait_for=[a])
+        c = step.with_options(name="fast_branch").submit("c", 0.2, wait_for=[a])
+        return step.with_options(name="load")("d", 0.3, wait_for=[b, c])
+
+    @flow(name="slow-pipeline")
+    def slow_pipeline(tasks: int = 12, seconds: float = 0.5) -> int:
+        logger = get_run_logger()
+        for i in range(tasks):
+            step.with_options(name="stage")(f"s{i}", seconds)
+            logger.info("finished stage %d of %d", i + 1, tasks)
+        return tasks
+
+    @task(task_run_name=HOSTILE["img"], tags=[HOSTILE["script"], HOSTILE["emoji"]])
+    def hostile_task(message: str) -> None:
+        get_run_logger().warning(message)
+        raise ValueError(HOSTILE["script"] + " " + HOSTILE["attr"])
+
+    @flow(name=f"hostile {HOSTILE['attr']}", flow_run_name=HOSTILE["img"])
+    def hostile(payload: str = HOSTILE["attr"]) -> None:
+        get_run_logger().info(HOSTILE["script"] + HOSTILE["rtl"])
+        hostile_task(HOSTILE["url"])
+
+    return {
+        "hello": hello_world, "failing": failing_etl, "retrying": retrying, "mapped": mapped,
+        "subflow": parent, "persisted": persisted, "diamond": diamond,
+        "slow": slow_pipeline, "hostile": hostile,
+    }
+
+
+def run_samples(names: list[str]) -> dict[str, str]:
+    """Run the named samples (in this process) and return their flow run ids."""
+    flows = define_flows()
+    ids = {}
+    for name in names:
+        state = flows[name](return_state=True)
+        ids[name] = str(state.state_details.flow_run_id)
+    return ids
+
+
+DEFAULT = ["hello", "failing", "retrying", "mapped", "subflow", "persisted", "diamond", "slow"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=DEFAULT)
+    parser.add_argument("--hostile", action="store_true", help="also run the hostile sample")
+    args = parser.parse_args(argv)
+    names = list(args.names) + (["hostile"] if args.hostile else [])
+    print(json.dumps(run_samples(names)))
+
+
+if __name__ == "__main__":
+    main()
+
+
+def wait_until_recorded(api_url: str, flow_run_ids: list[str], timeout: float = 90.0) -> None:
+    """Wait until the server has recorded every task run of these runs in a final state.
+
+    The server writes task runs from events a few seconds late; counts must settle first.
+    """
+    from . import _ops
+    from .client import Client
+
+    with Client(api_url) as client:
+        body = {"flow_runs": {"id": {"any_": flow_run_ids}}}
+        unfinished = {**body, "task_runs": {"state": {"type": {"any_": [
+            "SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"]}}}}
+        deadline = time.monotonic() + timeout
+        last, stable = -1, 0
+        while time.monotonic() < deadline:
+            total = client.run(_ops.count("/task_runs/count", body))
+            open_runs = client.run(_ops.count("/task_runs/count", unfinished))
+            stable = stable + 1 if total == last and open_runs == 0 else 0
+            if stable >= 3:
+                return
+            last = total
+            time.sleep(0.7)
+    raise TimeoutError(f"Task runs of {len(flow_run_ids)} flow runs did not settle in {timeout} s")

@@ -1,0 +1,146 @@
+"""Where the API lives and how to authenticate, resolved the way Prefect's own client does.
+
+Order: explicit arguments > `configure(...)` > environment (`PREFECT_API_URL`,
+`PREFECT_API_KEY`, `PREFECT_API_AUTH_STRING`) > the active profile in
+`$PREFECT_HOME/profiles.toml` (`PREFECT_PROFILE` or the file's `active` key).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Settings", "resolve_settings", "configure", "prefect_home"]
+
+_SETTING_NAMES = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved connection settings. The repr never shows secrets."""
+
+    api_url: str
+    api_key: str | None = field(default=None, repr=False)
+    auth_string: str | None = field(default=None, repr=False)
+    profile: str | None = None
+    ui_url: str | None = None
+
+    def __repr__(self) -> str:
+        auth = "api_key" if self.api_key else "auth_string" if self.auth_string else "none"
+        return f"Settings(api_url={self.api_url!r}, auth={auth}, profile={self.profile!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.api_key, self.auth_string) if s)
+
+
+_configured: dict[str, str | None] = {}
+
+
+def configure(
+    api_url: str | None = None,
+    api_key: str | None = None,
+    auth_string: str | None = None,
+    profile: str | None = None,
+) -> None:
+    """Set this session's defaults for every view, widget, the extension and the CLI.
+
+    Call with no arguments to go back to the environment and profiles.
+    """
+    from .client import reset_default_client
+
+    _configured.clear()
+    given = {"api_url": api_url, "api_key": api_key, "auth_string": auth_string, "profile": profile}
+    _configured.update({k: v for k, v in given.items() if v is not None})
+    reset_default_client()
+
+
+def prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+
+
+def _profile_values(profile: str | None) -> tuple[str | None, dict[str, Any]]:
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml")
+    if not path.is_file():
+        if profile:
+            raise ConfigurationError(f"Profile {profile!r} requested but {path} does not exist.")
+        return None, {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"Cannot read Prefect profiles from {path}: {exc}") from None
+    name = profile or os.environ.get("PREFECT_PROFILE") or data.get("active")
+    profiles = data.get("profiles", {})
+    if name is None:
+        return None, {}
+    if name not in profiles:
+        if profile or os.environ.get("PREFECT_PROFILE"):
+            known = ", ".join(sorted(profiles)) or "none"
+            raise ConfigurationError(f"Unknown Prefect profile {name!r} in {path} (known: {known}).")
+        return name, {}
+    return name, {k: v for k, v in profiles[name].items() if isinstance(v, str)}
+
+
+def resolve_settings(
+    api_url: str | None = None,
+    api_key: str | None = None,
+    auth_string: str | None = None,
+    profile: str | None = None,
+) -> Settings:
+    """Resolve the connection settings; raise `ConfigurationError` if no API URL is set."""
+    profile = profile or _configured.get("profile")
+    explicit = {
+        "PREFECT_API_URL": api_url or _configured.get("api_url"),
+        "PREFECT_API_KEY": api_key or _configured.get("api_key"),
+        "PREFECT_API_AUTH_STRING": auth_string or _configured.get("auth_string"),
+    }
+    name, from_profile = _profile_values(profile)
+    values: dict[str, str | None] = {}
+    for key in _SETTING_NAMES:
+        if profile:  # an explicitly chosen profile wins over the environment
+            values[key] = explicit[key] or from_profile.get(key) or os.environ.get(key)
+        else:
+            values[key] = explicit[key] or os.environ.get(key) or from_profile.get(key)
+    url = values["PREFECT_API_URL"]
+    if not url:
+        raise ConfigurationError(
+            "No Prefect API URL is configured. Set PREFECT_API_URL (e.g. "
+            "http://127.0.0.1:4200/api), pass api_url=..., use a Prefect profile with "
+            "PREFECT_API_URL, or try `prefect-widgets demo` for a throwaway local server."
+        )
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"PREFECT_API_URL must start with http:// or https://, got {url!r}.")
+    ui = os.environ.get("PREFECT_UI_URL") or from_profile.get("PREFECT_UI_URL")
+    return Settings(
+        api_url=url.rstrip("/"),
+        api_key=values["PREFECT_API_KEY"],
+        auth_string=values["PREFECT_API_AUTH_STRING"],
+        profile=name,
+        ui_url=ui or ui_url_for(url),
+    )
+
+
+def ui_url_for(api_url: str) -> str | None:
+    """The Prefect UI base URL for an API URL (local/self-hosted or Prefect Cloud)."""
+    url = api_url.rstrip("/")
+    marker = "api.prefect.cloud/api/accounts/"
+    if marker in url:
+        prefix, rest = url.split(marker, 1)
+        parts = rest.split("/")
+        if len(parts) >= 3 and parts[1] == "workspaces":
+            return f"{prefix}app.prefect.cloud/account/{parts[0]}/workspace/{parts[2]}"
+        return None
+    if url.endswith("/api"):
+        return url[: -len("/api")]
+    return None
+

@@ -1,0 +1,635 @@
+"""Immutable views of flows, flow runs and task runs: Prefect 1's `prefect.backend` API.
+
+A view is a snapshot taken when it is created; `get_latest()` returns a new one.
+Finished task runs are cached in the `FlowRunView` and survive `get_latest()`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import _ops
+from ._parse import check_uuid, parse_datetime, parse_seconds
+from .client import AsyncClient, Client, Operation, get_client
+from .errors import AmbiguousTaskRun, BadResponse, InvalidRequest, NotFound
+from .states import State
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .logs import LogList
+    from .queries import FlowRunList, TaskRunList
+
+__all__ = ["FlowView", "FlowRunView", "TaskRunView"]
+
+TASK_RUN_ORDER = "EXPECTED_START_TIME_ASC"
+
+
+def _async_client(client: Client) -> AsyncClient:
+    settings = client.settings
+    return AsyncClient(settings.api_url, settings.api_key, settings.auth_string,
+                       timeout=client.timeout, retry=client.retry)
+
+
+async def _arun(client: Client | None, operation: Operation[Any]) -> Any:
+    async with _async_client(get_client(client)) as aclient:
+        return await aclient.run(operation)
+
+
+class _Cache:
+    """Mutable side-store of a view: lazily fetched parts, shared by `get_latest()`."""
+
+    def __init__(self, shared_with: _Cache | None = None) -> None:
+        self.lock = threading.Lock()
+        #: finished task runs by id, and slug lookups; shared along `get_latest()`
+        self.task_runs: dict[str, TaskRunView] = shared_with.task_runs if shared_with else {}
+        self.slugs: dict[tuple[str, int | None], str] = shared_with.slugs if shared_with else {}
+        self.values: dict[str, Any] = {}
+
+
+# --------------------------------------------------------------------------- flows
+
+
+@dataclass(frozen=True, repr=False)
+class FlowView:
+    """A flow's metadata: `flow_id`, `name`, `tags`, `labels`, `created`, `updated`."""
+
+    flow_id: str
+    name: str
+    tags: tuple[str, ...] = ()
+    labels: dict[str, Any] = field(default_factory=dict)
+    created: datetime | None = None
+    updated: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    client: Client | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], client: Client | None = None) -> FlowView:
+        try:
+            return cls(
+                flow_id=body["id"], name=body["name"], tags=tuple(body.get("tags") or ()),
+                labels=dict(body.get("labels") or {}), created=parse_datetime(body.get("created")),
+                updated=parse_datetime(body.get("updated")), raw=body, client=client,
+            )
+        except (KeyError, TypeError) as exc:
+            raise BadResponse(f"A flow record from the server lacks {exc}.") from None
+
+    @staticmethod
+    def _read(flow_id: str) -> Operation[dict]:
+        flow_id = check_uuid(flow_id, "flow_id")
+        return _ops.get(f"/flows/{flow_id}", f"No flow with id {flow_id} on this server.")
+
+    @staticmethod
+    def _read_name(name: str) -> Operation[dict]:
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest("flow name must be a non-empty string.")
+        return _ops.get(f"/flows/name/{name}", f"No flow named {name!r} on this server.")
+
+    @classmethod
+    def from_flow_id(cls, flow_id: str, *, client: Client | None = None) -> FlowView:
+        client = get_client(client)
+        return cls.from_json(client.run(cls._read(flow_id)), client)
+
+    @classmethod
+    def from_flow_name(cls, name: str, *, client: Client | None = None) -> FlowView:
+        client = get_client(client)
+        return cls.from_json(client.run(cls._read_name(name)), client)
+
+    @classmethod
+    async def afrom_flow_id(cls, flow_id: str, *, client: Client | None = None) -> FlowView:
+        return cls.from_json(await _arun(client, cls._read(flow_id)), get_client(client))
+
+    @classmethod
+    async def afrom_flow_name(cls, name: str, *, client: Client | None = None) -> FlowView:
+        return cls.from_json(await _arun(client, cls._read_name(name)), get_client(client))
+
+    def runs(self, limit: int | None = 20, **filters: Any) -> FlowRunList:
+        """This flow's runs, newest first."""
+        return FlowRunView.query(flow_id=self.flow_id, limit=limit, sort="START_TIME_DESC",
+                                 client=self.client, **filters)
+
+    def __repr__(self) -> str:
+        return f"FlowView(flow_id={self.flow_id!r}, name={self.name!r}, tags={list(self.tags)!r})"
+
+    def _repr_html_(self) -> str:
+        from .html import flow_html
+
+        return flow_html(self)
+
+
+# --------------------------------------------------------------------------- task runs
+
+
+@dataclass(frozen=True, repr=False)
+class TaskRunView:
+    """A snapshot of one task run."""
+
+    task_run_id: str
+    name: str
+    task_key: str
+    dynamic_key: str
+    flow_run_id: str | None
+    state: State
+    tags: tuple[str, ...] = ()
+    labels: dict[str, Any] = field(default_factory=dict)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    expected_start_time: datetime | None = None
+    total_run_time: timedelta = timedelta(0)
+    estimated_run_time: timedelta | None = None
+    run_count: int = 0
+    task_inputs: dict[str, Any] = field(default_factory=dict)
+    cache_key: str | None = None
+    empirical_policy: dict[str, Any] = field(default_factory=dict)
+    created: datetime | None = None
+    updated: datetime | None = None
+    map_index: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    client: Client | None = field(default=None, compare=False)
+    _cache: _Cache = field(default_factory=_Cache, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], client: Client | None = None,
+                  map_index: int | None = None) -> TaskRunView:
+        try:
+            return cls(
+                task_run_id=body["id"], name=body.get("name") or "", task_key=body["task_key"],
+                dynamic_key=str(body.get("dynamic_key") or ""), flow_run_id=body.get("flow_run_id"),
+                state=State.from_json(body.get("state")), tags=tuple(body.get("tags") or ()),
+                labels=dict(body.get("labels") or {}),
+                start_time=parse_datetime(body.get("start_time")),
+                end_time=parse_datetime(body.get("end_time")),
+                expected_start_time=parse_datetime(body.get("expected_start_time")),
+                total_run_time=parse_seconds(body.get("total_run_time")) or timedelta(0),
+                estimated_run_time=parse_seconds(body.get("estimated_run_time")),
+                run_count=int(body.get("run_count") or 0),
+                task_inputs=dict(body.get("task_inputs") or {}), cache_key=body.get("cache_key"),
+                empirical_policy=dict(body.get("empirical_policy") or {}),
+                created=parse_datetime(body.get("created")),
+                updated=parse_datetime(body.get("updated")),
+                map_index=map_index, raw=body, client=client,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadResponse(f"A task run record from the server is malformed ({exc}).") from None
+
+    @staticmethod
+    def _read(task_run_id: str) -> Operation[dict]:
+        task_run_id = check_uuid(task_run_id, "task_run_id")
+        return _ops.get(f"/task_runs/{task_run_id}",
+                        f"No task run with id {task_run_id} on this server.")
+
+    @classmethod
+    def from_task_run_id(cls, task_run_id: str, *, client: Client | None = None) -> TaskRunView:
+        client = get_client(client)
+        return cls.from_json(client.run(cls._read(task_run_id)), client)
+
+    @classmethod
+    async def afrom_task_run_id(cls, task_run_id: str, *,
+                                client: Client | None = None) -> TaskRunView:
+        return cls.from_json(await _arun(client, cls._read(task_run_id)), get_client(client))
+
+    def get_latest(self) -> TaskRunView:
+        """A new view with the server's current data."""
+        latest = TaskRunView.from_task_run_id(self.task_run_id, client=self.client)
+        return _with_map_index(latest, self.map_index)
+
+    async def aget_latest(self) -> TaskRunView:
+        latest = await TaskRunView.afrom_task_run_id(self.task_run_id, client=self.client)
+        return _with_map_index(latest, self.map_index)
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Wall time from start to end (to now while running)."""
+        return _duration(self.start_time, self.end_time, self.state)
+
+    @property
+    def upstream_task_run_ids(self) -> list[str]:
+        """Task runs whose results or wait_for feed this one (from `task_inputs`)."""
+        return _upstream_ids(self.task_inputs)
+
+    @property
+    def states(self) -> list[State]:
+        """The state history, oldest first (one request, then cached)."""
+        return self._cached("states", lambda: _states(get_client(self.client).run(
+            _ops.get_list("/task_run_states/", {"task_run_id": self.task_run_id}))))
+
+    @property
+    def child_flow_run(self) -> FlowRunView | None:
+        """The subflow run this task run stands for, if it is a subflow's parent task run."""
+        def load() -> FlowRunView | None:
+            found = FlowRunView.query(parent_task_run_id=self.task_run_id, limit=1,
+                                      client=self.client)
+            return found[0] if len(found) else None
+        return self._cached("child_flow_run", load)
+
+    @property
+    def flow_run(self) -> FlowRunView | None:
+        if self.flow_run_id is None:
+            return None
+        return self._cached("flow_run", lambda: FlowRunView.from_flow_run_id(
+            self.flow_run_id, client=self.client))
+
+    def get_logs(self, **kwargs: Any) -> LogList:
+        """This task run's logs, oldest first (see `FlowRunView.get_logs`)."""
+        from .logs import read_logs
+
+        return read_logs(get_client(self.client), task_run_id=self.task_run_id, **kwargs)
+
+    def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
+        """Load the task run's persisted result (JSON; pickle only with `allow_pickle=True`)."""
+        from .results import load_result
+
+        value = load_result(self.state, f"task run {self.name!r}", storage_path=storage_path,
+                            allow_pickle=allow_pickle)
+        self._cache.values["result"] = True
+        return value
+
+    def _cached(self, key: str, load: Any) -> Any:
+        with self._cache.lock:
+            if key not in self._cache.values:
+                self._cache.values[key] = load()
+            return self._cache.values[key]
+
+    @classmethod
+    def query(cls, *, client: Client | None = None, **filters: Any) -> TaskRunList:
+        """Task runs matching keyword filters (see `prefect_widgets.queries`)."""
+        from .queries import query_task_runs
+
+        return query_task_runs(get_client(client), **filters)
+
+    @classmethod
+    def count(cls, *, client: Client | None = None, **filters: Any) -> int:
+        from .queries import count_task_runs
+
+        return count_task_runs(get_client(client), **filters)
+
+    @classmethod
+    def count_by_state(cls, *, client: Client | None = None, **filters: Any) -> dict[str, int]:
+        from .queries import count_task_runs_by_state
+
+        return count_task_runs_by_state(get_client(client), **filters)
+
+    def __repr__(self) -> str:
+        result = "<loaded>" if self._cache.values.get("result") else "<not loaded>"
+        return (f"TaskRunView(task_run_id={self.task_run_id!r}, task_key={self.task_key!r}, "
+                f"name={self.name!r}, state={self.state!r}, result={result})")
+
+    def _repr_html_(self) -> str:
+        from .html import task_run_html
+
+        return task_run_html(self)
+
+
+def _with_map_index(view: TaskRunView, map_index: int | None) -> TaskRunView:
+    if map_index is None or view.map_index is not None:
+        return view
+    return TaskRunView.from_json(view.raw, view.client, map_index)
+
+
+def _duration(start: datetime | None, end: datetime | None, state: State) -> timedelta | None:
+    if start is None:
+        return None
+    if end is None:
+        if state.is_finished():
+            return None
+        from datetime import timezone
+
+        return datetime.now(timezone.utc) - start
+    return end - start
+
+
+def _upstream_ids(task_inputs: dict[str, Any]) -> list[str]:
+    found: dict[str, None] = {}
+    for inputs in task_inputs.values():
+        for item in inputs or ():
+            if isinstance(item, dict) and item.get("input_type") == "task_run" and item.get("id"):
+                found[item["id"]] = None
+    return list(found)
+
+
+def _states(rows: list[dict]) -> list[State]:
+    states = [State.from_json(row) for row in rows]
+    return sorted(states, key=lambda s: (s.timestamp is None, s.timestamp))
+
+
+def task_runs_in_order(rows: list[dict], client: Client | None) -> list[TaskRunView]:
+    """Build views ordered by expected start, numbering repeated task keys as `map_index`."""
+    def order(row: dict) -> tuple[str, str]:
+        return (row.get("expected_start_time") or "", row.get("id") or "")
+
+    rows = sorted(rows, key=order)
+    seen: dict[str, int] = {}
+    views = []
+    for row in rows:
+        key = row.get("task_key", "")
+        index = seen.get(key, 0)
+        seen[key] = index + 1
+        views.append(TaskRunView.from_json(row, client, index))
+    return views
+
+
+# --------------------------------------------------------------------------- flow runs
+
+
+@dataclass(frozen=True, repr=False)
+class FlowRunView:
+    """A snapshot of one flow run, with lazy access to its flow, task runs and logs."""
+
+    flow_run_id: str
+    name: str
+    flow_id: str
+    state: State
+    deployment_id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    labels: dict[str, Any] = field(default_factory=dict)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    expected_start_time: datetime | None = None
+    total_run_time: timedelta = timedelta(0)
+    estimated_run_time: timedelta | None = None
+    run_count: int = 0
+    parent_task_run_id: str | None = None
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    client: Client | None = field(default=None, compare=False)
+    _cache: _Cache = field(default_factory=_Cache, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], client: Client | None = None,
+                  cache: _Cache | None = None) -> FlowRunView:
+        try:
+            return cls(
+                flow_run_id=body["id"], name=body.get("name") or "", flow_id=body["flow_id"],
+                state=State.from_json(body.get("state")), deployment_id=body.get("deployment_id"),
+                parameters=dict(body.get("parameters") or {}), tags=tuple(body.get("tags") or ()),
+                labels=dict(body.get("labels") or {}),
+                start_time=parse_datetime(body.get("start_time")),
+                end_time=parse_datetime(body.get("end_time")),
+                expected_start_time=parse_datetime(body.get("expected_start_time")),
+                total_run_time=parse_seconds(body.get("total_run_time")) or timedelta(0),
+                estimated_run_time=parse_seconds(body.get("estimated_run_time")),
+                run_count=int(body.get("run_count") or 0),
+                parent_task_run_id=body.get("parent_task_run_id"),
+                work_pool_name=body.get("work_pool_name"),
+                work_queue_name=body.get("work_queue_name"),
+                created=parse_datetime(body.get("created")),
+                updated=parse_datetime(body.get("updated")),
+                raw=body, client=client, _cache=_Cache(cache),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadResponse(f"A flow run record from the server is malformed ({exc}).") from None
+
+    @staticmethod
+    def _read(flow_run_id: str) -> Operation[dict]:
+        flow_run_id = check_uuid(flow_run_id, "flow_run_id")
+        return _ops.get(
+            f"/flow_runs/{flow_run_id}",
+            f"No flow run with id {flow_run_id} on this server. Check the id, and that "
+            "PREFECT_API_URL points at the server (or Cloud workspace) that ran it.",
+        )
+
+    @classmethod
+    def from_flow_run_id(cls, flow_run_id: str, *, client: Client | None = None) -> FlowRunView:
+        """Fetch a flow run by id."""
+        client = get_client(client)
+        return cls.from_json(client.run(cls._read(flow_run_id)), client)
+
+    @classmethod
+    async def afrom_flow_run_id(cls, flow_run_id: str, *,
+                                client: Client | None = None) -> FlowRunView:
+        return cls.from_json(await _arun(client, cls._read(flow_run_id)), get_client(client))
+
+    @classmethod
+    def from_flow_run_name(cls, name: str, *, client: Client | None = None) -> FlowRunView:
+        """Fetch the newest flow run with this exact name."""
+        found = cls.query(name=name, limit=1, sort="START_TIME_DESC", client=client)
+        if not len(found):
+            raise NotFound(f"No flow run named {name!r} on this server.")
+        return found[0]
+
+    def get_latest(self) -> FlowRunView:
+        """A new view with the server's current data; cached finished task runs are kept."""
+        client = get_client(self.client)
+        return FlowRunView.from_json(client.run(self._read(self.flow_run_id)), client, self._cache)
+
+    async def aget_latest(self) -> FlowRunView:
+        body = await _arun(self.client, self._read(self.flow_run_id))
+        return FlowRunView.from_json(body, get_client(self.client), self._cache)
+
+    # ---- related objects (lazy, cached per view)
+
+    def _cached(self, key: str, load: Any) -> Any:
+        with self._cache.lock:
+            if key not in self._cache.values:
+                self._cache.values[key] = load()
+            return self._cache.values[key]
+
+    @property
+    def flow(self) -> FlowView:
+        """The flow of this run, fetched on first access and then cached."""
+        return self._cached("flow", lambda: FlowView.from_flow_id(self.flow_id, client=self.client))
+
+    @property
+    def states(self) -> list[State]:
+        """The state history, oldest first."""
+        return self._cached("states", lambda: _states(get_client(self.client).run(
+            _ops.get_list("/flow_run_states/", {"flow_run_id": self.flow_run_id}))))
+
+    @property
+    def duration(self) -> timedelta | None:
+        return _duration(self.start_time, self.end_time, self.state)
+
+    @property
+    def ui_url(self) -> str | None:
+        base = get_client(self.client).ui_url
+        return f"{base}/runs/flow-run/{self.flow_run_id}" if base else None
+
+    @property
+    def parent_flow_run(self) -> FlowRunView | None:
+        """The flow run this one is a subflow of, if any."""
+        if not self.parent_task_run_id:
+            return None
+        def load() -> FlowRunView | None:
+            parent_task = TaskRunView.from_task_run_id(self.parent_task_run_id, client=self.client)
+            if parent_task.flow_run_id is None:
+                return None
+            return FlowRunView.from_flow_run_id(parent_task.flow_run_id, client=self.client)
+        return self._cached("parent_flow_run", load)
+
+    @property
+    def subflow_runs(self) -> FlowRunList:
+        """Child flow runs started from this run's tasks."""
+        def load() -> FlowRunList:
+            from .queries import FlowRunList
+
+            parents = TaskRunView.query(flow_run_id=self.flow_run_id, subflow_runs=True,
+                                        limit=None, client=self.client)
+            if not len(parents):
+                return FlowRunList([])
+            return FlowRunView.query(parent_task_run_id=[t.task_run_id for t in parents],
+                                     limit=None, sort="EXPECTED_START_TIME_ASC", client=self.client)
+        return self._cached("subflow_runs", load)
+
+    @property
+    def deployment(self) -> dict[str, Any] | None:
+        """The deployment record (read-only dict) this run came from, if any."""
+        if not self.deployment_id:
+            return None
+        return self._cached("deployment", lambda: get_client(self.client).run(_ops.get(
+            f"/deployments/{self.deployment_id}", f"Deployment {self.deployment_id} not found.")))
+
+    # ---- task runs
+
+    def _task_run_filter(self) -> dict[str, Any]:
+        return {"flow_runs": {"id": {"any_": [self.flow_run_id]}}}
+
+    def _fetch_task_runs(self, extra: dict[str, Any] | None = None,
+                         on_page: Any = None) -> Operation[list[dict]]:
+        body = {**self._task_run_filter(), **(extra or {}), "sort": "ID_DESC"}
+        return _ops.filter_all("/task_runs/filter", body, count_path="/task_runs/count",
+                               on_page=on_page)
+
+    def _remember(self, views: list[TaskRunView]) -> None:
+        with self._cache.lock:
+            for view in views:
+                if view.state.is_finished():
+                    self._cache.task_runs[view.task_run_id] = view
+
+    def get_all_task_runs(self) -> list[TaskRunView]:
+        """Every task run of this flow run, ordered by expected start (auto-paged)."""
+        rows = get_client(self.client).run(self._fetch_task_runs())
+        views = task_runs_in_order(rows, get_client(self.client))
+        self._remember(views)
+        return views
+
+    async def aget_all_task_runs(self) -> list[TaskRunView]:
+        rows = await _arun(self.client, self._fetch_task_runs())
+        views = task_runs_in_order(rows, get_client(self.client))
+        self._remember(views)
+        return views
+
+    @property
+    def task_run_ids(self) -> list[str]:
+        """The ids of every task run of this flow run (queries the server each time)."""
+        return [view.task_run_id for view in self.get_all_task_runs()]
+
+    @property
+    def cached_task_runs(self) -> int:
+        return len(self._cache.task_runs)
+
+    def get_task_run(self, task_slug: str | None = None, task_run_id: str | None = None,
+                     map_index: int | None = None) -> TaskRunView:
+        """One task run, by id or by slug (a task run name, or a task key / task name).
+
+        A slug that matches several runs (a mapped task) needs `map_index=`; otherwise
+        `AmbiguousTaskRun` lists the candidates. Finished task runs are cached.
+        """
+        if (task_slug is None) == (task_run_id is None):
+            raise InvalidRequest("Pass exactly one of task_slug= or task_run_id=.")
+        client = get_client(self.client)
+        if task_run_id is not None:
+            task_run_id = check_uuid(task_run_id, "task_run_id")
+            cached = self._cache.task_runs.get(task_run_id)
+            if cached is not None:
+                return cached
+            view = TaskRunView.from_task_run_id(task_run_id, client=client)
+            if view.flow_run_id != self.flow_run_id:
+                raise NotFound(f"Task run {task_run_id} belongs to flow run {view.flow_run_id}, "
+                               f"not to {self.flow_run_id}.")
+            self._remember([view])
+            return view
+        if not isinstance(task_slug, str) or not task_slug:
+            raise InvalidRequest("task_slug must be a non-empty string.")
+        slug_key = (task_slug, map_index)
+        cached_id = self._cache.slugs.get(slug_key)
+        if cached_id in self._cache.task_runs:
+            return self._cache.task_runs[cached_id]
+        stem = task_slug.rsplit("-", 1)[0] if "-" in task_slug else task_slug
+        rows = client.run(self._fetch_task_runs({"task_runs": {"name": {"like_": stem}}}))
+        match = _match_slug(task_runs_in_order(rows, client), task_slug, map_index)
+        self._remember([match])
+        self._cache.slugs[slug_key] = match.task_run_id
+        return match
+
+    def get_logs(self, **kwargs: Any) -> LogList:
+        """This run's logs, oldest first: `level=`, `since=`, `task_run_id=`, `limit=`."""
+        from .logs import read_logs
+
+        return read_logs(get_client(self.client), flow_run_id=self.flow_run_id, **kwargs)
+
+    def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
+        """Load the flow run's persisted return value (see `TaskRunView.get_result`)."""
+        from .results import load_result
+
+        return load_result(self.state, f"flow run {self.name!r}", storage_path=storage_path,
+                           allow_pickle=allow_pickle)
+
+    # ---- queries across runs
+
+    @classmethod
+    def query(cls, *, client: Client | None = None, **filters: Any) -> FlowRunList:
+        """Flow runs matching keyword filters (see `prefect_widgets.queries`)."""
+        from .queries import query_flow_runs
+
+        return query_flow_runs(get_client(client), **filters)
+
+    @classmethod
+    def count(cls, *, client: Client | None = None, **filters: Any) -> int:
+        from .queries import count_flow_runs
+
+        return count_flow_runs(get_client(client), **filters)
+
+    @classmethod
+    def count_by_state(cls, *, client: Client | None = None, **filters: Any) -> dict[str, int]:
+        from .queries import count_flow_runs_by_state
+
+        return count_flow_runs_by_state(get_client(client), **filters)
+
+    def to_dataframe(self, columns: Any = None, *, progress: bool | None = None) -> pd.DataFrame:
+        """This run's task runs as a typed DataFrame (see `prefect_widgets.dataframes`)."""
+        from .dataframes import flow_run_task_frame
+
+        return flow_run_task_frame(self, columns=columns, progress=progress)
+
+    def __repr__(self) -> str:
+        return (f"FlowRunView(flow_run_id={self.flow_run_id!r}, name={self.name!r}, "
+                f"state={self.state!r}, cached_task_runs={self.cached_task_runs})")
+
+    def _repr_html_(self) -> str:
+        from .html import flow_run_html
+
+        return flow_run_html(self)
+
+
+def _slug_matches(view: TaskRunView, slug: str) -> bool:
+    return slug in (view.name, view.task_key) or view.task_key.rsplit("-", 1)[0] == slug
+
+
+def _match_slug(views: list[TaskRunView], slug: str, map_index: int | None) -> TaskRunView:
+    named = [v for v in views if v.name == slug]
+    if len(named) == 1 and map_index is None:
+        return named[0]
+    keyed = [v for v in views if _slug_matches(v, slug)]
+    if map_index is not None:
+        for view in keyed:
+            if view.map_index == map_index:
+                return view
+        raise NotFound(f"No task run matches slug {slug!r} with map_index={map_index} "
+                       f"({len(keyed)} runs match the slug).")
+    if len(keyed) == 1:
+        return keyed[0]
+    if not keyed:
+        raise NotFound(f"No task run matches slug {slug!r} in this flow run (a slug is a task "
+                       "run name like 'say_hello-4a1', a task key, or a task name).")
+    names = [f"{v.name} (map_index={v.map_index}, id={v.task_run_id})" for v in keyed]
+    shown = ", ".join(names[:10]) + (f", … {len(names) - 10} more" if len(names) > 10 else "")
+    raise AmbiguousTaskRun(
+        f"Slug {slug!r} matches {len(keyed)} task runs; pass map_index= or a task run name/id: "
+        f"{shown}", [v.task_run_id for v in keyed])

@@ -1,0 +1,89 @@
+"""A real Prefect 3 server for the whole session, populated by running the sample flows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import prefect_widgets
+from prefect_widgets.client import Client
+from prefect_widgets.samples import wait_until_recorded
+from prefect_widgets.server import LocalServer
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@dataclass
+class PrefectServer:
+    server: LocalServer
+    runs: dict[str, str]
+
+    @property
+    def api_url(self) -> str:
+        return self.server.api_url
+
+    @property
+    def home(self) -> Path:
+        return self.server.home
+
+    def env(self) -> dict[str, str]:
+        return self.server.env()
+
+    def run_flows(self, *names: str) -> dict[str, str]:
+        out = subprocess.run([sys.executable, "-m", "prefect_widgets.samples", *names],
+                             env=self.env(), capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(f"sample flows failed:\n{out.stderr[-4000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("prefect-home")
+    server = LocalServer(home=home)
+    server.start()
+    try:
+        handle = PrefectServer(server, {})
+        handle.runs = handle.run_flows("--hostile")
+        wait_until_recorded(server.api_url, list(handle.runs.values()))
+        yield handle
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_url(prefect_server: PrefectServer) -> str:
+    return prefect_server.api_url
+
+
+@pytest.fixture(autouse=True)
+def _configured(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Point the library (and child processes) at the test server; isolate user settings."""
+    monkeypatch.setenv("PREFECT_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "pw-no-home"))
+    for name in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_PROFILE", "PREFECT_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if "prefect_server" in request.fixturenames or "api_url" in request.fixturenames:
+        url = request.getfixturevalue("api_url")
+        monkeypatch.setenv("PREFECT_API_URL", url)
+        prefect_widgets.configure(api_url=url)
+    else:
+        prefect_widgets.configure()
+    yield
+    prefect_widgets.configure()
+
+
+@pytest.fixture
+def client(api_url: str):
+    with Client(api_url) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def runs(prefect_server: PrefectServer) -> dict[str, str]:
+    return prefect_server.runs
