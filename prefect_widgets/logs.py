@@ -84,6 +84,11 @@ class LogList(Sequence):
 
         return log_list_html(self)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .html import mimebundle
+
+        return mimebundle(self)
+
 
 def _level_number(level: int | str | None) -> int | None:
     if level is None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from . import _ops
 from ._parse import check_uuid
-from .client import Client
+from .client import Client, get_client
 from .errors import InvalidRequest
 from .states import STATE_TYPES
 from .views import FlowRunView, TaskRunView, task_runs_in_order
@@ -83,6 +83,11 @@ class FlowRunList(_RunList):
 
         return flow_run_list_html(self)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .html import mimebundle
+
+        return mimebundle(self)
+
     def summary(self) -> pd.DataFrame:
         """Per-run duration, state and start, newest last (for trend plots)."""
         from .analytics import runs_summary
@@ -114,6 +119,11 @@ class TaskRunList(_RunList):
         from .html import task_run_list_html
 
         return task_run_list_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .html import mimebundle
+
+        return mimebundle(self)
 
 
 # --------------------------------------------------------------------------- filter bodies
@@ -267,21 +277,23 @@ def _paging(filters: dict[str, Any], sorts: tuple[str, ...], default_sort: str,
 # --------------------------------------------------------------------------- queries
 
 
-def query_flow_runs(client: Client, **filters: Any) -> FlowRunList:
+def query_flow_runs(client: Client | None, **filters: Any) -> FlowRunList:
     """`FlowRunView.query(...)`: flow runs matching the keyword filters (default limit 200)."""
     _check_keywords(filters, FLOW_RUN_FILTERS, "FlowRunView.query()")
     body = _body(filters, task=False)
     sort, limit, offset = _paging(filters, FLOW_RUN_SORTS, "START_TIME_DESC", 200)
+    client = get_client(client)
     rows = client.run(_ops.filter_all("/flow_runs/filter", {**body, "sort": sort},
                                       limit=limit, offset=offset))
     return FlowRunList(FlowRunView.from_json(row, client) for row in rows)
 
 
-def query_task_runs(client: Client, **filters: Any) -> TaskRunList:
+def query_task_runs(client: Client | None, **filters: Any) -> TaskRunList:
     """`TaskRunView.query(...)`: task runs matching the keyword filters (default limit 200)."""
     _check_keywords(filters, TASK_RUN_FILTERS, "TaskRunView.query()")
     body = _body(filters, task=True)
     sort, limit, offset = _paging(filters, TASK_RUN_SORTS, "EXPECTED_START_TIME_ASC", 200)
+    client = get_client(client)
     keys = filters.get("task_key")
     if keys is None:
         rows = client.run(_ops.filter_all("/task_runs/filter", {**body, "sort": sort},
@@ -296,30 +308,32 @@ def query_task_runs(client: Client, **filters: Any) -> TaskRunList:
     return TaskRunList(by_id[r["id"]] for r in rows)
 
 
-def count_flow_runs(client: Client, **filters: Any) -> int:
+def count_flow_runs(client: Client | None, **filters: Any) -> int:
     _check_keywords(filters, tuple(k for k in FLOW_RUN_FILTERS if k not in
                                    ("sort", "limit", "offset")), "FlowRunView.count()")
-    return client.run(_ops.count("/flow_runs/count", _body(filters, task=False)))
+    body = _body(filters, task=False)
+    return get_client(client).run(_ops.count("/flow_runs/count", body))
 
 
-def count_task_runs(client: Client, **filters: Any) -> int:
+def count_task_runs(client: Client | None, **filters: Any) -> int:
     allowed = tuple(k for k in TASK_RUN_FILTERS if k not in ("sort", "limit", "offset", "task_key"))
     _check_keywords(filters, allowed, "TaskRunView.count()")
-    return client.run(_ops.count("/task_runs/count", _body(filters, task=True)))
+    body = _body(filters, task=True)
+    return get_client(client).run(_ops.count("/task_runs/count", body))
 
 
-def _by_state(counter: Any, client: Client, filters: dict[str, Any]) -> dict[str, int]:
+def _by_state(counter: Any, client: Client | None, filters: dict[str, Any]) -> dict[str, int]:
     if "state_type" in filters or "state_name" in filters:
         raise TypeError("count_by_state() counts every state type; drop state_type/state_name.")
     counts = {t: counter(client, state_type=t, **filters) for t in STATE_TYPES}
     return {t: n for t, n in counts.items() if n}
 
 
-def count_flow_runs_by_state(client: Client, **filters: Any) -> dict[str, int]:
+def count_flow_runs_by_state(client: Client | None, **filters: Any) -> dict[str, int]:
     """Flow run counts per state type, e.g. ``{"COMPLETED": 258, "FAILED": 14}``."""
     return _by_state(count_flow_runs, client, filters)
 
 
-def count_task_runs_by_state(client: Client, **filters: Any) -> dict[str, int]:
+def count_task_runs_by_state(client: Client | None, **filters: Any) -> dict[str, int]:
     """Task run counts per state type (zero counts omitted)."""
     return _by_state(count_task_runs, client, filters)

@@ -43,6 +43,18 @@ def _resolve(key: str, storage_path: str | None) -> Path:
     return path
 
 
+def _serializer_and_payload(state: State, content: bytes) -> tuple[str | None, Any]:
+    """A result file holds either a whole record or, with separate metadata, the bare value."""
+    try:
+        record = json.loads(content)
+        if isinstance(record, dict) and set(record) >= {"metadata", "result"}:
+            return record["metadata"]["serializer"]["type"], record["result"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    serializer = (state.data or {}).get("serializer") or {}
+    return (serializer.get("type") if isinstance(serializer, dict) else None), content
+
+
 def load_result(state: State, what: str, *, storage_path: str | None = None,
                 allow_pickle: bool = False) -> Any:
     """The value of a Completed state's persisted result, or `ResultNotAvailable`."""
@@ -51,16 +63,13 @@ def load_result(state: State, what: str, *, storage_path: str | None = None,
         raise ResultNotAvailable(
             f"The {what}'s result file {path} does not exist here. Pass storage_path= to point "
             "at the result storage folder, or load it where the flow ran.")
-    try:
-        record = json.loads(path.read_bytes())
-        serializer = record["metadata"]["serializer"]["type"]
-        payload = record["result"]
-    except (ValueError, KeyError, TypeError):
+    serializer, payload = _serializer_and_payload(state, path.read_bytes())
+    if serializer is None:
         raise ResultNotAvailable(f"The {what}'s result file {path} is not a Prefect result "
-                                 "record.") from None
+                                 "record and the server does not say how it was serialized.")
     if serializer == "json":
         return json.loads(payload)
-    if serializer in ("pickle", "compressed/pickle"):
+    if serializer == "pickle":
         if not allow_pickle:
             raise ResultNotAvailable(
                 f"The {what}'s result is pickled; unpickling runs arbitrary code. Pass "
@@ -69,15 +78,6 @@ def load_result(state: State, what: str, *, storage_path: str | None = None,
             import cloudpickle
         except ImportError:
             raise ResultNotAvailable("Loading a pickled result needs `pip install cloudpickle`.") from None
-        raw = base64.b64decode(payload)
-        if serializer == "compressed/pickle":
-            import lzma
-            import zlib
-
-            try:
-                raw = zlib.decompress(raw)
-            except zlib.error:
-                raw = lzma.decompress(raw)
-        return cloudpickle.loads(raw)
+        return cloudpickle.loads(base64.b64decode(payload))
     raise ResultNotAvailable(f"The {what}'s result uses the {serializer!r} serializer, which "
                              "prefect-widgets cannot read; load it with Prefect itself.")

@@ -86,3 +86,8 @@ class State:
         from .html import state_badge_html
 
         return state_badge_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .html import mimebundle
+
+        return mimebundle(self)

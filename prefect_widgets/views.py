@@ -119,6 +119,11 @@ class FlowView:
 
         return flow_html(self)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .html import mimebundle
+
+        return mimebundle(self)
+
 
 # --------------------------------------------------------------------------- task runs
 
@@ -258,19 +263,19 @@ class TaskRunView:
         """Task runs matching keyword filters (see `prefect_widgets.queries`)."""
         from .queries import query_task_runs
 
-        return query_task_runs(get_client(client), **filters)
+        return query_task_runs(client, **filters)
 
     @classmethod
     def count(cls, *, client: Client | None = None, **filters: Any) -> int:
         from .queries import count_task_runs
 
-        return count_task_runs(get_client(client), **filters)
+        return count_task_runs(client, **filters)
 
     @classmethod
     def count_by_state(cls, *, client: Client | None = None, **filters: Any) -> dict[str, int]:
         from .queries import count_task_runs_by_state
 
-        return count_task_runs_by_state(get_client(client), **filters)
+        return count_task_runs_by_state(client, **filters)
 
     def __repr__(self) -> str:
         result = "<loaded>" if self._cache.values.get("result") else "<not loaded>"
@@ -281,6 +286,11 @@ class TaskRunView:
         from .html import task_run_html
 
         return task_run_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .html import mimebundle
+
+        return mimebundle(self)
 
 
 def _with_map_index(view: TaskRunView, map_index: int | None) -> TaskRunView:
@@ -578,25 +588,70 @@ class FlowRunView:
         """Flow runs matching keyword filters (see `prefect_widgets.queries`)."""
         from .queries import query_flow_runs
 
-        return query_flow_runs(get_client(client), **filters)
+        return query_flow_runs(client, **filters)
 
     @classmethod
     def count(cls, *, client: Client | None = None, **filters: Any) -> int:
         from .queries import count_flow_runs
 
-        return count_flow_runs(get_client(client), **filters)
+        return count_flow_runs(client, **filters)
 
     @classmethod
     def count_by_state(cls, *, client: Client | None = None, **filters: Any) -> dict[str, int]:
         from .queries import count_flow_runs_by_state
 
-        return count_flow_runs_by_state(get_client(client), **filters)
+        return count_flow_runs_by_state(client, **filters)
 
     def to_dataframe(self, columns: Any = None, *, progress: bool | None = None) -> pd.DataFrame:
         """This run's task runs as a typed DataFrame (see `prefect_widgets.dataframes`)."""
         from .dataframes import flow_run_task_frame
 
         return flow_run_task_frame(self, columns=columns, progress=progress)
+
+    # ---- display, reports, widgets, analytics (each in its own module)
+
+    def plot_gantt(self, color_by: str = "state", group_by: str | None = None,
+                   **kwargs: Any) -> Any:
+        """A plotly Gantt figure of this run's task runs (see `prefect_widgets.gantt`)."""
+        from .gantt import plot_gantt
+
+        return plot_gantt(self, color_by=color_by, group_by=group_by, **kwargs)
+
+    def to_html(self, path: Any = None, *, include_plotlyjs: Any = True) -> str:
+        """A self-contained HTML report; written to `path` if given (see `prefect_widgets.report`)."""
+        from .report import flow_run_report
+
+        return flow_run_report(self, path, include_plotlyjs=include_plotlyjs)
+
+    def widget(self, live: bool = True, **kwargs: Any) -> Any:
+        """A live anywidget timeline of this run (see `prefect_widgets.widget`)."""
+        from .widget import FlowRunWidget
+
+        return FlowRunWidget(self, live=live, **kwargs)
+
+    def attempts_dataframe(self) -> pd.DataFrame:
+        """One row per task-run attempt, retries included (see `prefect_widgets.analytics`)."""
+        from .analytics import attempts_frame
+
+        return attempts_frame(self)
+
+    def critical_path(self) -> pd.DataFrame:
+        """The longest time-weighted dependency chain ending at the last finishing task."""
+        from .analytics import critical_path
+
+        return critical_path(self)
+
+    def task_stats(self) -> pd.DataFrame:
+        """Per-task-key counts, states, retries and duration percentiles."""
+        from .analytics import task_stats
+
+        return task_stats(self)
+
+    def concurrency(self) -> pd.DataFrame:
+        """How many task runs were running at each moment of the run."""
+        from .analytics import concurrency
+
+        return concurrency(self)
 
     def __repr__(self) -> str:
         return (f"FlowRunView(flow_run_id={self.flow_run_id!r}, name={self.name!r}, "
@@ -606,6 +661,11 @@ class FlowRunView:
         from .html import flow_run_html
 
         return flow_run_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .html import mimebundle
+
+        return mimebundle(self)
 
 
 def _slug_matches(view: TaskRunView, slug: str) -> bool:
