@@ -213,7 +213,8 @@ def graph_frame(graph: dict[str, Any]) -> pd.DataFrame:
         return _empty(TIMELINE_COLUMNS, "task_run_id")
     nodes.sort(key=lambda n: (n.get("start_time") or "~", n["id"]))
     labels = [n.get("label") or "" for n in nodes]
-    names = [_task_name(label) for label in labels]
+    names = [label.split(" / ")[0] if n.get("kind") == "flow-run" else _task_name(label)
+             for label, n in zip(labels, nodes)]
     start, end = _times([n.get("start_time") for n in nodes]), _times([n.get("end_time") for n in nodes])
     frame = pd.DataFrame({
         "name": labels, "task_name": names,
