@@ -43,7 +43,7 @@ class _Cache:
     """Mutable side-store of a view: lazily fetched parts, shared by `get_latest()`."""
 
     def __init__(self, shared_with: _Cache | None = None) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         #: finished task runs by id, and slug lookups; shared along `get_latest()`
         self.task_runs: dict[str, TaskRunView] = shared_with.task_runs if shared_with else {}
         self.slugs: dict[tuple[str, int | None], str] = shared_with.slugs if shared_with else {}

@@ -102,9 +102,28 @@ export function decodeIntInto<T extends IntArray>(
   const bytes = toBytes(b);
   if (!bytes || n === 0) return out;
   const w = elementWidth(bytes.byteLength, n, [1, 2, 4], name);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lo = out instanceof Int32Array ? -2147483648 : 0;
   const hi = out instanceof Int32Array ? 2147483647 : out instanceof Uint16Array ? 65535 : 255;
+  if (LITTLE_ENDIAN && bytes.byteOffset % w === 0) {
+    // fast path: a typed view of the source, then a bulk copy when every
+    // source value fits the target type, else a clamping loop
+    const Src = signed
+      ? w === 1 ? Int8Array : w === 2 ? Int16Array : Int32Array
+      : w === 1 ? Uint8Array : w === 2 ? Uint16Array : Uint32Array;
+    const src = new Src(bytes.buffer as ArrayBuffer, bytes.byteOffset, n);
+    const srcLo = signed ? -(2 ** (8 * w - 1)) : 0;
+    const srcHi = signed ? 2 ** (8 * w - 1) - 1 : 2 ** (8 * w) - 1;
+    if (srcLo >= lo && srcHi <= hi) {
+      out.set(src);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        out[i] = v < lo ? lo : v > hi ? hi : v;
+      }
+    }
+    return out;
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) {
     let v: number;
     if (w === 1) v = signed ? dv.getInt8(i) : dv.getUint8(i);

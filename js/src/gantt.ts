@@ -86,6 +86,10 @@ export class Gantt {
   private drag: { id: number; x: number; v0: number; v1: number; moved: boolean } | null = null;
   private disposers: Array<() => void> = [];
 
+  /** label -> measured width, for the current label font */
+  private labelWidths = new Map<string, number>();
+  private labelFont = "";
+
   lastBars = 0;
   lastDrawMs = 0;
   frames = 0;
@@ -366,6 +370,10 @@ export class Gantt {
     ctx.rect(PAD_X, AXIS_H, this.cssW - 2 * PAD_X, this.plotH);
     ctx.clip();
     ctx.font = labelFont;
+    if (labelFont !== this.labelFont) {
+      this.labelFont = labelFont;
+      this.labelWidths.clear();
+    }
     ctx.textBaseline = "middle";
     ctx.textAlign = "left";
     for (let r = r0; r <= r1; r++) {
@@ -397,7 +405,7 @@ export class Gantt {
           const tx = Math.max(x0, PAD_X) + 4;
           const avail = Math.min(x1, this.cssW - PAD_X) - tx - 3;
           if (avail > 12) {
-            const text = fitText(ctx, label, avail);
+            const text = fitText(ctx, label, avail, this.labelWidths);
             if (text) {
               ctx.fillStyle = badgeTextColor(color);
               ctx.fillText(text, tx, y + barH / 2);
@@ -781,14 +789,16 @@ export class Gantt {
 }
 
 /** Longest prefix of `text` (with ellipsis) that fits in `maxW` px; "" if nothing fits. */
-function fitText(ctx: CanvasRenderingContext2D, text: string, maxW: number): string {
-  if (ctx.measureText(text).width <= maxW) return text;
-  let lo = 0;
-  let hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (ctx.measureText(text.slice(0, mid) + "…").width <= maxW) lo = mid;
-    else hi = mid - 1;
+function fitText(ctx: CanvasRenderingContext2D, text: string, maxW: number, cache: Map<string, number>): string {
+  let full = cache.get(text);
+  if (full === undefined) {
+    full = ctx.measureText(text).width;
+    if (cache.size > 5000) cache.clear();
+    cache.set(text, full);
   }
-  return lo >= 2 ? text.slice(0, lo) + "…" : "";
+  if (full <= maxW) return text;
+  // estimate from the average glyph width, then correct with a few measurements
+  let k = Math.floor((text.length * maxW) / full) - 1;
+  while (k >= 2 && ctx.measureText(text.slice(0, k) + "…").width > maxW) k--;
+  return k >= 2 ? text.slice(0, k) + "…" : "";
 }

@@ -1,6 +1,6 @@
 import { STATE_TYPES, badgeTextColor, stateIndex, stateLabel, stateColor } from "./states";
 import { formatDuration } from "./scale";
-import { HeaderData, runDuration, safeUrl } from "./util";
+import { HeaderData, formatCount, runDuration, safeUrl } from "./util";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -88,7 +88,7 @@ export class Header {
       b.title = on ? `Stop filtering on ${stateLabel(s)}` : `Show only ${stateLabel(s)} (click more chips to add)`;
       const dot = el("span", "pw-dot");
       dot.style.background = stateColor(s, this.dark);
-      b.append(dot, el("span", "pw-chip-label", stateLabel(s)), el("span", "pw-chip-count", c.toLocaleString("en-US")));
+      b.append(dot, el("span", "pw-chip-label", stateLabel(s)), el("span", "pw-chip-count", formatCount(c)));
       b.addEventListener("click", () => this.onToggle(s));
       frag.push(b);
     }

@@ -126,8 +126,7 @@ function render({ model, el }: RenderProps): () => void {
       localError = `Could not decode the timeline: ${e instanceof DecodeError ? e.message : String(e)}`;
     }
     gantt.setTimeline(t);
-    const sel = Number(model.get("selected_index"));
-    gantt.setSelected(Number.isInteger(sel) ? sel : -1);
+    syncSelected(true);
     syncHeader();
   }
 
@@ -136,19 +135,20 @@ function render({ model, el }: RenderProps): () => void {
     syncHeader();
   }
 
-  function syncSelected(): void {
+  /** Follow `selected_index`; `refresh` re-reads the row even if it was already shown. */
+  function syncSelected(refresh = false): void {
     const v = Number(model.get("selected_index"));
     const i = Number.isInteger(v) && v >= 0 && v < tl().n ? v : -1;
     gantt.setSelected(i);
     if (i >= 0) {
-      if (details.index !== i) details.showLocal(tl(), i, theme.dark, Date.now(), false);
+      if (refresh || details.index !== i) details.showLocal(tl(), i, theme.dark, Date.now(), false);
     } else details.hide();
   }
 
   listen("change:header", syncHeader);
   listen("change:timeline", syncTimeline);
   listen("change:state_filter", syncFilter);
-  listen("change:selected_index", syncSelected);
+  listen("change:selected_index", () => syncSelected());
   listen("msg:custom", (msg: Record<string, unknown>, buffers?: unknown[]) => {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "patch") {
@@ -169,22 +169,30 @@ function render({ model, el }: RenderProps): () => void {
   // initial state
   gantt.setFilter(filterIndices(model.get("state_filter")));
   syncTimeline();
-  syncSelected();
-
-  // size changes + first paint
-  const ro = new ResizeObserver(() => gantt.requestDraw());
-  ro.observe(gantt.root);
-  if (el.isConnected && gantt.root.clientWidth > 0) gantt.drawNow();
 
   // theme changes (JupyterLab toggles attributes on <body>; OS scheme changes)
+  let themeAttached = el.isConnected;
   const refreshTheme = () => {
     const t = readTheme(el);
-    if (t.bg === theme.bg && t.fg === theme.fg && t.dark === theme.dark) return;
+    if (t.bg === theme.bg && t.fg === theme.fg && t.dark === theme.dark && t.font === theme.font) return;
     theme = t;
     applyThemeVars(el, theme);
     gantt.setTheme(theme);
     syncHeader();
   };
+
+  // size changes + first paint. In JupyterLab `el` is often attached after
+  // render(): the first resize notification then paints (and re-reads the
+  // theme, whose CSS variables were not inherited while detached).
+  const ro = new ResizeObserver(() => {
+    if (!themeAttached && el.isConnected) {
+      themeAttached = true;
+      refreshTheme();
+    }
+    gantt.requestDraw();
+  });
+  ro.observe(gantt.root);
+  if (el.isConnected && gantt.root.clientWidth > 0) gantt.drawNow();
   const mo = new MutationObserver(refreshTheme);
   if (document.body) mo.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light", "class", "style"] });
   const mq = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;

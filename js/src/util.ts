@@ -113,3 +113,13 @@ export function displayValue(v: unknown): string {
     return String(v);
   }
 }
+
+/** 97027 -> "97,027" (no Intl: its first use costs tens of ms). */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return "—";
+  const neg = n < 0;
+  const digits = String(Math.trunc(Math.abs(n)));
+  let out = "";
+  for (let i = digits.length; i > 0; i -= 3) out = digits.slice(Math.max(0, i - 3), i) + (out ? "," + out : "");
+  return (neg ? "-" : "") + out;
+}

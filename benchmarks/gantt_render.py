@@ -1,0 +1,336 @@
+#!/usr/bin/env python
+"""Benchmark: prefect_widgets' canvas Gantt vs plotly ``px.timeline``.
+
+For N synthetic task runs (seeded; mapped bursts, overlap, ~2% failures,
+running/pending tail) this measures in headless Chromium (via playwright):
+
+* first frame: time from data arrival (fake model constructed with the
+  decoded DataViews) to the first complete frame (first paint + 2 rAF);
+* pan: median frame interval over ~60 synthetic drag steps (and the widget's
+  own median draw time per frame);
+* bytes per task run of the encoded state, base64 as in a saved notebook
+  (ipywidgets widget-state JSON with base64 buffers).
+
+The same is measured for plotly ``px.timeline`` at the smaller sizes
+(plotly.js inline, time from ``Plotly.newPlot`` until the SVG bars exist +
+2 rAF) and a table with ratios is printed. The run ends by itself: every
+browser step has a timeout and a watchdog kills the process after
+``--max-seconds``.
+
+Prerequisites: ``cd js && npm install && npm run build``; Chromium at
+/usr/bin/chromium (or ``--chromium PATH``); ``pip install playwright plotly``.
+
+    python benchmarks/gantt_render.py                       # 1k, 10k, 100k
+    python benchmarks/gantt_render.py --sizes 1000 --no-plotly
+    python benchmarks/gantt_render.py --screenshots benchmarks/screenshots
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from widget_harness import STATIC, harness_html, header_for, synthetic_frame  # noqa: E402
+
+from prefect_widgets._timeline_encoding import encode_timeline, timeline_nbytes  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def notebook_bytes(timeline: dict) -> int:
+    """Bytes of the `timeline` trait in a saved notebook's widget state:
+    JSON for the scalars/keys plus base64 buffers with their paths."""
+    scalars = {k: v for k, v in timeline.items() if not isinstance(v, (memoryview, bytes, bytearray))}
+    buffers = [
+        {"path": ["timeline", k], "encoding": "base64", "data": base64.b64encode(bytes(v)).decode()}
+        for k, v in timeline.items()
+        if isinstance(v, (memoryview, bytes, bytearray))
+    ]
+    return len(json.dumps(scalars)) + len(json.dumps(buffers))
+
+
+def plotly_figure(frame):
+    import plotly.express as px
+
+    df = frame.dropna(subset=["start_time"]).copy()
+    now = df["end_time"].max()
+    df["end_time"] = df["end_time"].fillna(now)
+    df["label"] = df["task_key"] + df["map_index"].map(lambda m: "" if m is None or m < 0 else f"[{m}]")
+    fig = px.timeline(df, x_start="start_time", x_end="end_time", y="task_key", color="state_type",
+                      hover_name="label", height=500, width=1000)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def plotly_html(fig) -> str:
+    from plotly.offline import get_plotlyjs
+
+    figjson = fig.to_json().replace("</", "<\\/")
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<script>{get_plotlyjs()}</script></head><body style="margin:0">
+<div id="plot" style="width:1000px;height:500px"></div>
+<script>
+const FIG = {figjson};
+const raf = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+window.__mount = async (expected) => {{
+  const t0 = performance.now();
+  await Plotly.newPlot("plot", FIG.data, FIG.layout, {{responsive: false}});
+  let bars = 0;
+  for (;;) {{
+    bars = document.querySelectorAll("#plot .barlayer .point path").length;
+    if (bars >= expected || performance.now() - t0 > 60000) break;
+    await raf();
+  }}
+  await raf(); await raf();
+  return {{ ms: performance.now() - t0, bars }};
+}};
+// same method as the widget harness: one synthetic move per animation frame,
+// median interval between frames; plotly pans with dragmode "pan"
+window.__pan = async (steps, dx) => {{
+  await Plotly.relayout("plot", {{ dragmode: "pan" }});
+  const before = document.getElementById("plot").layout.xaxis.range.slice();
+  const d = document.querySelector("#plot .nsewdrag");
+  const r = d.getBoundingClientRect();
+  let x = r.left + r.width / 2;
+  const y = r.top + r.height / 2;
+  const ev = (type, target) => target.dispatchEvent(new MouseEvent(type, {{
+    bubbles: true, cancelable: true, view: window, clientX: x, clientY: y, button: 0, buttons: type === "mouseup" ? 0 : 1 }}));
+  await raf();
+  ev("mousedown", d);
+  const frameMs = [];
+  let last = await raf();
+  for (let i = 0; i < steps; i++) {{
+    x += i < steps / 2 ? -dx : dx * 0.5;
+    ev("mousemove", document);
+    const now = await raf();
+    frameMs.push(now - last);
+    last = now;
+  }}
+  ev("mouseup", document);
+  await raf(); await raf();
+  const after = document.getElementById("plot").layout.xaxis.range.slice();
+  return {{ frameMs, moved: JSON.stringify(before) !== JSON.stringify(after) }};
+}};
+window.__ready = true;
+</script></body></html>"""
+
+
+DPR = 1.0
+
+
+def open_page(browser, html: str, tmpdir: Path, name: str, width=1100, height=800):
+    # file:// + goto rather than set_content: multi-MB pages load faster and more reliably
+    path = tmpdir / f"{name}.html"
+    path.write_text(html)
+    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=DPR)
+    page.set_default_timeout(120_000)
+    page.goto(path.as_uri())
+    return page
+
+
+def bench_ours(browser, frame, tmpdir: Path, pan_steps: int):
+    tl = encode_timeline(frame)
+    html = harness_html(tl, header_for(frame))
+    page = open_page(browser, html, tmpdir, f"ours-{len(frame)}")
+    try:
+        page.wait_for_function("window.__harness !== undefined")
+        first = page.evaluate("window.__harness.mount()")
+        pan = page.evaluate(f"window.__harness.pan({pan_steps}, 6)")
+        errors = page.evaluate("document.querySelector('.pw-error')?.hidden === false ? document.querySelector('.pw-error').textContent : null")
+    finally:
+        page.close()
+    n = len(frame)
+    return {
+        "first_ms": first["ms"],
+        "first_draw_ms": first["drawMs"],
+        "bars": first["bars"],
+        "pan_frame_ms": statistics.median(pan["frameMs"]) if pan["frameMs"] else float("nan"),
+        "pan_draw_ms": statistics.median(pan["drawMs"]) if pan["drawMs"] else float("nan"),
+        "raw_bytes_per_task": timeline_nbytes(tl) / n,
+        "nb_bytes_per_task": notebook_bytes(tl) / n,
+        "error": errors,
+    }
+
+
+def bench_plotly(browser, frame, tmpdir: Path, pan_steps: int):
+    fig = plotly_figure(frame)
+    figjson = fig.to_json()
+    page = open_page(browser, plotly_html(fig), tmpdir, f"plotly-{len(frame)}")
+    try:
+        page.wait_for_function("window.__ready === true")
+        expected = int(frame["start_time"].notna().sum())
+        first = page.evaluate(f"window.__mount({expected})")
+        pan = page.evaluate(f"window.__pan({pan_steps}, 6)")
+        if not pan["moved"]:
+            print("  (warning: plotly did not pan; its pan time is not meaningful)", flush=True)
+    finally:
+        page.close()
+    return {
+        "first_ms": first["ms"],
+        "bars": first["bars"],
+        "pan_frame_ms": statistics.median(pan["frameMs"]) if pan["frameMs"] else float("nan"),
+        "nb_bytes_per_task": len(figjson) / len(frame),
+    }
+
+
+def repeated(fn, repeat: int, *args):
+    """Run a benchmark `repeat` times (fresh page each time); median of every numeric metric."""
+    runs = [fn(*args) for _ in range(max(1, repeat))]
+    out = dict(runs[0])
+    for k, v in runs[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = statistics.median(r[k] for r in runs)
+    return out
+
+
+def fmt(x, digits=1):
+    if x is None or (isinstance(x, float) and x != x):
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+def screenshots(browser, outdir: Path, tmpdir: Path) -> list[Path]:
+    outdir.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for n, theme, sel in [(100, "light", 40), (100_000, "light", -1), (100, "dark", -1), (100_000, "dark", -1)]:
+        frame = synthetic_frame(n, seed=3)
+        html = harness_html(encode_timeline(frame), header_for(frame), selected_index=sel, theme=theme)
+        page = open_page(browser, html, tmpdir, f"shot-{theme}-{n}", width=1040, height=760)
+        try:
+            page.wait_for_function("window.__harness !== undefined")
+            page.evaluate("window.__harness.mount()")
+            if n == 100 and theme == "light":
+                # hover a bar so the tooltip shows up in the screenshot
+                page.evaluate("""() => {
+                    const H = window.__harness, c = H.canvas(), r = c.getBoundingClientRect();
+                    for (let y = 30; y < r.height; y += 4) for (let x = 20; x < r.width; x += 6) {
+                        H.pointer('pointermove', x, y, {buttons: 0});
+                        if (!document.querySelector('.pw-tooltip').hidden) return;
+                    }
+                }""")
+                page.wait_for_timeout(100)
+            path = outdir / f"gantt-{theme}-{n}.png"
+            page.screenshot(path=str(path), full_page=True)
+            shots.append(path)
+        finally:
+            page.close()
+    return shots
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated task-run counts")
+    ap.add_argument("--plotly-sizes", default="1000,10000", help="sizes also measured with plotly")
+    ap.add_argument("--no-plotly", action="store_true")
+    ap.add_argument("--pan-steps", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3, help="fresh-page repetitions per measurement (median)")
+    ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    ap.add_argument("--screenshots", type=Path, default=None, help="also save PNG screenshots here")
+    ap.add_argument("--dpr", type=float, default=1.0, help="devicePixelRatio of the page (HiDPI check)")
+    ap.add_argument("--max-seconds", type=float, default=900, help="watchdog: hard exit after this long")
+    args = ap.parse_args(argv)
+    global DPR
+    DPR = args.dpr
+
+    def watchdog():
+        print(f"\nwatchdog: benchmark exceeded {args.max_seconds:.0f}s, aborting", file=sys.stderr, flush=True)
+        os._exit(3)
+
+    timer = threading.Timer(args.max_seconds, watchdog)
+    timer.daemon = True
+    timer.start()
+
+    if not (STATIC / "widget.js").exists():
+        print("prefect_widgets/static/widget.js is missing: run `cd js && npm install && npm run build`", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    plotly_sizes = set() if args.no_plotly else {int(s) for s in args.plotly_sizes.split(",") if s}
+    rows = []
+    with tempfile.TemporaryDirectory() as td, sync_playwright() as p:
+        tmpdir = Path(td)
+        browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            print(f"widget.js {(STATIC / 'widget.js').stat().st_size / 1024:.1f} KiB, "
+                  f"widget.css {(STATIC / 'widget.css').stat().st_size / 1024:.1f} KiB", flush=True)
+            for n in sizes:
+                frame = synthetic_frame(n, seed=args.seed)
+                t = time.perf_counter()
+                ours = repeated(bench_ours, args.repeat, browser, frame, tmpdir, args.pan_steps)
+                print(f"  ours   n={n:>7,}: first frame {fmt(ours['first_ms'])} ms, pan {fmt(ours['pan_frame_ms'])} ms/frame "
+                      f"(draw {fmt(ours['pan_draw_ms'])} ms), {ours['bars']:,} bars drawn "
+                      f"[{time.perf_counter() - t:.1f}s]" + (f"  ERROR: {ours['error']}" if ours["error"] else ""), flush=True)
+                theirs = None
+                if n in plotly_sizes:
+                    t = time.perf_counter()
+                    try:
+                        theirs = repeated(bench_plotly, args.repeat, browser, frame, tmpdir, args.pan_steps)
+                        print(f"  plotly n={n:>7,}: first frame {fmt(theirs['first_ms'])} ms, pan {fmt(theirs['pan_frame_ms'])} ms/frame, "
+                              f"{theirs['bars']:,} SVG bars [{time.perf_counter() - t:.1f}s]", flush=True)
+                    except Exception as e:  # keep the table even if plotly times out
+                        print(f"  plotly n={n:>7,}: failed: {e!r}"[:300], flush=True)
+                rows.append((n, ours, theirs))
+            shots = screenshots(browser, args.screenshots, tmpdir) if args.screenshots else []
+        finally:
+            browser.close()
+
+    print()
+    hdr = ("N", "first frame ms", "plotly ms", "ratio", "pan ms/frame", "plotly pan", "ratio",
+           "B/task raw", "B/task nb", "plotly B/task", "ratio")
+    table = [hdr]
+    for n, o, t in rows:
+        ratio = lambda a, b: f"{b / a:,.1f}x" if (t and a and b and a == a and b == b) else "—"  # noqa: E731
+        table.append((
+            f"{n:,}",
+            fmt(o["first_ms"]),
+            fmt(t["first_ms"]) if t else "—",
+            ratio(o["first_ms"], t["first_ms"] if t else None),
+            fmt(o["pan_frame_ms"]),
+            fmt(t["pan_frame_ms"]) if t else "—",
+            ratio(o["pan_frame_ms"], t["pan_frame_ms"] if t else None),
+            fmt(o["raw_bytes_per_task"]),
+            fmt(o["nb_bytes_per_task"]),
+            fmt(t["nb_bytes_per_task"]) if t else "—",
+            ratio(o["nb_bytes_per_task"], t["nb_bytes_per_task"] if t else None),
+        ))
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(hdr))]
+    for j, r in enumerate(table):
+        print(" | ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+        if j == 0:
+            print("-+-".join("-" * w for w in widths))
+    print("\nfirst frame: data arrival -> first paint + 2 rAF. pan ms/frame: median interval between animation "
+          "frames with one synthetic drag step per frame (vsync-bound: 16.7 ms is the floor). Medians of "
+          f"{args.repeat} fresh pages. B/task nb: base64 "
+          "widget state as saved in a notebook (plotly: figure JSON). ratio = plotly / ours.")
+    if shots:
+        print("screenshots:\n" + "\n".join(f"  {s}" for s in shots))
+    timer.cancel()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Binary encoding of task-run timelines for the widget's ``timeline`` trait.
+
+The browser side (``js/src/decode.ts``, ``js/src/patch.ts``) reads exactly
+what this module writes; ``js/README.md`` is the contract. In short, the
+``timeline`` dict holds::
+
+    n          int      number of task runs (rows, in frame order)
+    t0         float    epoch milliseconds all offsets are relative to
+    start      bytes    float32 LE, ms offset from t0, NaN = never started
+    end        bytes    float32 LE, ms offset from t0, NaN = not ended
+    state      bytes    uint8, index into STATE_TYPES
+    key        bytes    int32 LE (or narrower), index into ``keys``
+    keys       list[str] task keys (labels), in order of first appearance
+    map_index  bytes    int32 LE (or narrower), -1 = not mapped
+    run_count  bytes    uint16 LE (or narrower)
+    highlight  bytes | None  uint8, 1 = on the critical path
+
+Integer columns are narrowed to the smallest little-endian width (1, 2 or 4
+bytes) that holds their values unless ``narrow=False``; the browser infers the
+width from ``byteLength / n``. Buffers are ``memoryview`` objects so that the
+widget machinery sends them as binary (out-of-band) buffers.
+
+Pure numpy/pandas: no Prefect or widget imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "STATE_TYPES",
+    "COLUMNS",
+    "encode_timeline",
+    "encode_patch",
+    "decode_timeline",
+    "decode_patch",
+    "timeline_nbytes",
+]
+
+#: Fixed wire order of state types: ``timeline.state`` holds indices into it.
+STATE_TYPES: tuple[str, ...] = (
+    "SCHEDULED",
+    "PENDING",
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "CRASHED",
+    "PAUSED",
+    "CANCELLING",
+)
+_STATE_INDEX = {name: i for i, name in enumerate(STATE_TYPES)}
+#: State used for missing or unrecognised state types.
+_FALLBACK_STATE = _STATE_INDEX["PENDING"]
+
+#: Columns ``encode_timeline`` reads from the frame.
+COLUMNS: tuple[str, ...] = ("task_key", "map_index", "state_type", "start_time", "end_time", "run_count")
+
+_INT_BUFFERS = {
+    # name: (signed, default width when not narrowing)
+    "key": (True, 4),
+    "map_index": (True, 4),
+    "run_count": (False, 2),
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_series(frame: pd.DataFrame, column: str, n: int, default: Any) -> pd.Series:
+    if column in frame.columns:
+        return frame[column].reset_index(drop=True)
+    return pd.Series([default] * n, dtype=object)
+
+
+def _state_codes(values: pd.Series) -> np.ndarray:
+    """State type names (str, enum with ``.value``, "StateType.X") -> uint8 codes."""
+
+    def code(v: Any) -> int:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return _FALLBACK_STATE
+        v = getattr(v, "value", v)  # prefect.client.schemas.objects.StateType
+        s = str(v).strip().upper()
+        if "." in s:
+            s = s.rsplit(".", 1)[1]
+        return _STATE_INDEX.get(s, _FALLBACK_STATE)
+
+    # map over unique values only: frames are large, state vocabularies tiny
+    inverse, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([code(u) for u in uniques] + [_FALLBACK_STATE], dtype=np.uint8)
+    return table[inverse]  # inverse == -1 (NA) picks the trailing fallback
+
+
+def _epoch_ms(values: pd.Series) -> np.ndarray:
+    """Datetimes (tz-aware, naive = UTC, strings, NaT/None) -> float64 epoch ms, NaN for NaT.
+
+    Works whatever the datetime unit is (pandas 3 infers microseconds).
+    """
+    if len(values) == 0:
+        return np.empty(0, dtype=np.float64)
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+        dt = pd.to_datetime(values, utc=True)
+    else:  # python datetimes / ISO strings / None
+        try:
+            dt = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            dt = pd.to_datetime(values, utc=True, format="mixed", errors="coerce")
+    # explicit unit: pandas 3 infers microseconds; go through int64 nanoseconds
+    naive = dt.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+    arr = naive.to_numpy(dtype="datetime64[ns]")
+    ns = arr.view(np.int64)
+    # split so whole milliseconds stay exact in float64 (ns since epoch do not fit 53 bits)
+    ms = (ns // 1_000_000).astype(np.float64) + (ns % 1_000_000).astype(np.float64) / 1e6
+    ms[np.isnat(arr)] = np.nan
+    return ms
+
+
+def _int_column(values: pd.Series, default: int) -> np.ndarray:
+    """Nullable ints (Int64 with NA, floats with NaN, None) -> int64 with NA -> default."""
+    num = pd.to_numeric(values, errors="coerce")
+    arr = np.asarray(num.astype("Float64").fillna(default), dtype=np.float64)
+    return np.rint(arr).astype(np.int64)
+
+
+def _narrowest(values: np.ndarray, signed: bool, default_width: int, narrow: bool) -> np.dtype:
+    if signed:
+        candidates = ("<i1", "<i2", "<i4")
+    else:
+        candidates = ("<u1", "<u2", "<u4")
+    if not narrow:
+        return np.dtype(("<i" if signed else "<u") + str(default_width))
+    lo = int(values.min()) if values.size else 0
+    hi = int(values.max()) if values.size else 0
+    for c in candidates:
+        info = np.iinfo(np.dtype(c))
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(c)
+    return np.dtype(candidates[-1])
+
+
+def _buffer(arr: np.ndarray, dtype: str | np.dtype) -> memoryview:
+    """Contiguous little-endian bytes of ``arr`` as a byte-format memoryview."""
+    a = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("<"))
+    return memoryview(a).cast("B")
+
+
+def _encode_int(values: np.ndarray, name: str, narrow: bool) -> memoryview:
+    signed, width = _INT_BUFFERS[name]
+    if signed:
+        values = np.clip(values, -(2**31), 2**31 - 1)
+    else:  # run_count: uint16 at most by contract
+        values = np.clip(values, 0, 2 ** (8 * width) - 1)
+    return _buffer(values, _narrowest(values, signed, width, narrow))
+
+
+def _factorize_keys(values: pd.Series, keys: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
+    """Task keys -> int codes into a key list (existing ``keys`` kept, new ones appended)."""
+    out_keys = [str(k) for k in (keys or [])]
+    index = {k: i for i, k in enumerate(out_keys)}
+    labels = values.astype(object).where(values.notna(), "")
+    inverse, uniques = pd.factorize(labels, use_na_sentinel=False)
+    table = np.empty(len(uniques), dtype=np.int64)
+    for j, u in enumerate(uniques):
+        s = str(u)
+        if s not in index:
+            index[s] = len(out_keys)
+            out_keys.append(s)
+        table[j] = index[s]
+    return (table[inverse] if len(inverse) else np.empty(0, dtype=np.int64)), out_keys
+
+
+def _columns(frame: pd.DataFrame, t0: float | None, keys: Sequence[str] | None):
+    n = len(frame)
+    start_ms = _epoch_ms(_as_series(frame, "start_time", n, None))
+    end_ms = _epoch_ms(_as_series(frame, "end_time", n, None))
+    if t0 is None:
+        finite = np.concatenate([start_ms[np.isfinite(start_ms)], end_ms[np.isfinite(end_ms)]])
+        t0 = float(np.floor(finite.min())) if finite.size else 0.0
+    start = (start_ms - t0).astype(np.float32)
+    end = (end_ms - t0).astype(np.float32)
+    state = _state_codes(_as_series(frame, "state_type", n, None))
+    key, out_keys = _factorize_keys(_as_series(frame, "task_key", n, ""), keys)
+    map_index = _int_column(_as_series(frame, "map_index", n, -1), -1)
+    map_index[map_index < 0] = -1
+    run_count = _int_column(_as_series(frame, "run_count", n, 0), 0)
+    return float(t0), start, end, state, key, out_keys, map_index, run_count
+
+
+def _highlight_mask(frame: pd.DataFrame, highlight: Any) -> np.ndarray | None:
+    n = len(frame)
+    if highlight is None:
+        return None
+    if isinstance(highlight, str):
+        if highlight not in frame.columns:
+            raise KeyError(f"highlight column {highlight!r} not in frame")
+        return np.asarray(frame[highlight].fillna(False), dtype=bool).astype(np.uint8)
+    arr = np.asarray(list(highlight) if not hasattr(highlight, "__array__") else highlight)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ValueError(f"boolean highlight mask must have length {n}, got {arr.shape}")
+        return arr.astype(np.uint8)
+    # otherwise: positional row indices
+    mask = np.zeros(n, dtype=np.uint8)
+    if arr.size:
+        pos = arr.astype(np.int64).ravel()
+        if (pos < 0).any() or (pos >= n).any():
+            raise IndexError("highlight positions out of range")
+        mask[pos] = 1
+    return mask
+
+
+# --------------------------------------------------------------------------- public
+
+
+def encode_timeline(
+    frame: pd.DataFrame,
+    highlight: Any = None,
+    *,
+    t0: float | None = None,
+    narrow: bool = True,
+) -> dict[str, Any]:
+    """Encode task runs (one row each, in frame order) as the ``timeline`` trait value.
+
+    ``frame`` columns: ``task_key`` (str), ``map_index`` (int / nullable Int64;
+    -1 or NA = not mapped), ``state_type`` (str such as "COMPLETED"),
+    ``start_time`` / ``end_time`` (datetimes, tz-aware or naive-as-UTC, NaT
+    allowed), ``run_count`` (int). Missing columns get defaults.
+
+    ``highlight``: ``None``; a boolean mask of length ``len(frame)``; an
+    iterable of positional row indices; or the name of a boolean column.
+    ``t0``: epoch ms origin (default: floor of the earliest start/end).
+    ``narrow``: store integer columns in the smallest width that fits
+    (default) instead of the nominal int32/uint16.
+
+    Row ``i`` of the result is ``frame.iloc[i]`` (``selected_index`` refers to it).
+    """
+    n = len(frame)
+    t0, start, end, state, key, keys, map_index, run_count = _columns(frame, t0, None)
+    mask = _highlight_mask(frame, highlight)
+    return {
+        "n": int(n),
+        "t0": t0,
+        "start": _buffer(start, "<f4"),
+        "end": _buffer(end, "<f4"),
+        "state": _buffer(state, "u1"),
+        "key": _encode_int(key, "key", narrow),
+        "keys": keys,
+        "map_index": _encode_int(map_index, "map_index", narrow),
+        "run_count": _encode_int(run_count, "run_count", narrow),
+        "highlight": None if mask is None else _buffer(mask, "u1"),
+    }
+
+
+def encode_patch(
+    old_n: int,
+    frame_rows_with_index: pd.DataFrame,
+    *,
+    t0: float | None = None,
+    keys: Sequence[str] | None = None,
+    narrow: bool = True,
+) -> tuple[dict[str, Any], list[memoryview]]:
+    """Encode changed/new rows as a ``{"type": "patch"}`` custom message.
+
+    ``frame_rows_with_index`` has the ``encode_timeline`` columns plus the
+    target row position, taken from an ``index`` column when present, else
+    from the frame's (integer) index. Rows with position ``>= old_n`` are
+    appended by the browser, the others updated in place.
+
+    Pass the ``t0`` and ``keys`` of the timeline being patched (from
+    ``encode_timeline``'s result or the previous patch message) so that
+    offsets and key codes line up; the returned message carries the full,
+    possibly extended, ``keys`` list and the ``t0`` used: keep both for the
+    next patch. If ``t0`` differs from the browser's, the browser rebases its
+    rows, so omitting it is safe, just wasteful. A ``t0`` of 0 (what
+    ``encode_timeline`` returns when no run has started yet) is treated as
+    unset, since float32 offsets from the epoch would lose minutes of
+    precision.
+
+    Returns ``(msg, buffers)`` for ``widget.send(msg, buffers)``; buffers are
+    ``[index int32, start float32, end float32, state uint8, key, map_index,
+    run_count]``.
+    """
+    rows = frame_rows_with_index
+    if "index" in rows.columns:
+        index = np.asarray(pd.to_numeric(rows["index"]), dtype=np.int64)
+    else:
+        index = np.asarray(rows.index, dtype=np.int64)
+    if index.size and index.min() < 0:
+        raise ValueError("patch row positions must be >= 0")
+    if t0 is not None and not t0 > 0:
+        t0 = None  # "no origin yet" (see above)
+    t0_used, start, end, state, key, out_keys, map_index, run_count = _columns(rows, t0, keys)
+    n = int(max(int(old_n), int(index.max()) + 1 if index.size else 0))
+    msg = {"type": "patch", "n": n, "keys": out_keys, "t0": t0_used}
+    buffers = [
+        _buffer(index, "<i4"),
+        _buffer(start, "<f4"),
+        _buffer(end, "<f4"),
+        _buffer(state, "u1"),
+        _encode_int(key, "key", narrow),
+        _encode_int(map_index, "map_index", narrow),
+        _encode_int(run_count, "run_count", narrow),
+    ]
+    return msg, buffers
+
+
+def _decode_int(buf: Any, n: int, signed: bool) -> np.ndarray:
+    b = bytes(buf) if buf is not None else b""
+    if n == 0 or not b:
+        return np.full(n, -1 if signed else 0, dtype=np.int64)
+    width = len(b) // n
+    if width * n != len(b) or width not in (1, 2, 4):
+        raise ValueError(f"buffer of {len(b)} bytes is not {n} elements of 1/2/4 bytes")
+    return np.frombuffer(b, dtype=f"<{'i' if signed else 'u'}{width}").astype(np.int64)
+
+
+def decode_timeline(timeline: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`encode_timeline` (numpy arrays; for tests and debugging)."""
+    n = int(timeline["n"])
+    hl = timeline.get("highlight")
+    return {
+        "n": n,
+        "t0": float(timeline["t0"]),
+        "start": np.frombuffer(bytes(timeline["start"]), dtype="<f4"),
+        "end": np.frombuffer(bytes(timeline["end"]), dtype="<f4"),
+        "state": np.frombuffer(bytes(timeline["state"]), dtype="u1"),
+        "key": _decode_int(timeline["key"], n, True),
+        "keys": list(timeline["keys"]),
+        "map_index": _decode_int(timeline["map_index"], n, True),
+        "run_count": _decode_int(timeline["run_count"], n, False),
+        "highlight": None if hl is None else np.frombuffer(bytes(hl), dtype="u1"),
+    }
+
+
+def decode_patch(msg: dict[str, Any], buffers: Sequence[Any]) -> dict[str, Any]:
+    """Inverse of :func:`encode_patch` (numpy arrays; for tests and debugging)."""
+    index = np.frombuffer(bytes(buffers[0]), dtype="<i4").astype(np.int64)
+    m = index.size
+    return {
+        "n": int(msg["n"]),
+        "t0": float(msg["t0"]),
+        "keys": list(msg["keys"]),
+        "index": index,
+        "start": np.frombuffer(bytes(buffers[1]), dtype="<f4"),
+        "end": np.frombuffer(bytes(buffers[2]), dtype="<f4"),
+        "state": np.frombuffer(bytes(buffers[3]), dtype="u1"),
+        "key": _decode_int(buffers[4], m, True),
+        "map_index": _decode_int(buffers[5], m, True),
+        "run_count": _decode_int(buffers[6], m, False),
+    }
+
+
+def timeline_nbytes(timeline: dict[str, Any], *, include_highlight: bool = False) -> int:
+    """Raw bytes of the binary columns of an encoded timeline."""
+    names: Iterable[str] = ("start", "end", "state", "key", "map_index", "run_count")
+    if include_highlight:
+        names = (*names, "highlight")
+    return sum(memoryview(timeline[k]).nbytes for k in names if timeline.get(k) is not None)
