@@ -8,6 +8,8 @@ The clients are read-only: they refuse any write to the server.
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime
 import email.utils
 import random
 import threading
@@ -15,6 +17,7 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,7 +37,8 @@ __all__ = ["Call", "Client", "AsyncClient", "Operation", "run_sync", "run_async"
 
 T = TypeVar("T")
 
-RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+# Every call is a read, so retrying is safe; 500 included (SQLite "database is locked").
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _READ_ONLY_POSTS = ("/filter", "/count", "/history", "/paginate")
 API_VERSION = "0.8.4"
 
@@ -63,8 +67,8 @@ class RetryPolicy:
     max_total: float = 60.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_backoff * 3)
+        if retry_after is not None:  # the server knows best; max_total bounds the wait
+            return retry_after
         return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
 
 
@@ -75,19 +79,24 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):  # not a number nor an HTTP-date: ignore it
+        return None
+    if parsed.tzinfo is None:  # "-0000" means UTC
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: httpx.Response, scrub: Any) -> str:
+    """The server's error detail, secrets scrubbed *before* truncating (no partial leaks)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        return scrub(response.text)[:200]
     detail = body.get("detail", body) if isinstance(body, dict) else body
-    return str(detail)[:300]
+    return scrub(str(detail))[:300]
 
 
 @dataclass
@@ -125,35 +134,68 @@ class _Base:
         return None
 
     def _check(self, call: Call) -> None:
-        if call.method == "POST" and not call.path.endswith(_READ_ONLY_POSTS):
-            raise InvalidRequest(f"prefect-widgets is read-only and will not POST to {call.path}.")
+        parts = urlsplit(call.path)
+        segments = parts.path.split("/")
+        if (parts.scheme or parts.netloc or parts.query or parts.fragment or "#" in call.path
+                or not call.path.startswith("/") or "." in segments or ".." in segments):
+            # an absolute URL would carry the credentials to another host; "?", "#" or dot
+            # segments could smuggle a write past the /filter-style suffix check below
+            raise InvalidRequest(f"prefect-widgets only sends API paths like '/flow_runs/filter' "
+                                 f"(query parameters go in params=), got {call.path[:80]!r}.")
         if call.method not in ("GET", "POST"):
             raise InvalidRequest(f"prefect-widgets is read-only and will not send {call.method}.")
+        if call.method == "POST" and not call.path.endswith(_READ_ONLY_POSTS):
+            raise InvalidRequest(f"prefect-widgets is read-only and will not POST to {call.path}.")
 
     def _scrub(self, text: str) -> str:
-        for secret in self.settings.secrets:
+        secrets = set(self.settings.secrets)
+        if self.settings.auth_string:  # as sent in "Authorization: Basic ...", and the password
+            secrets.add(base64.b64encode(self.settings.auth_string.encode()).decode())
+            password = self.settings.auth_string.partition(":")[2]
+            if len(password) >= 4:
+                secrets.add(password)
+        for secret in sorted(secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
 
     def _unreachable(self, exc: Exception) -> ServerUnreachable:
         kind = type(exc).__name__
         reason = self._scrub(str(exc)) or kind
+        low = reason.lower()
+        if isinstance(exc, httpx.TimeoutException):
+            hint = (f"The request timed out after {self.timeout:g} s: the server may be "
+                    "overloaded; try again, or pass a larger timeout= to Client.")
+        elif "ssl" in low or "certificate" in low or "tls" in low:
+            hint = ("The TLS handshake failed: check http:// versus https:// in PREFECT_API_URL, "
+                    "and the server's certificate.")
+        elif any(w in low for w in ("name or service", "resolution", "nodename", "getaddrinfo")):
+            hint = "The host name does not resolve: check the host in PREFECT_API_URL."
+        else:
+            hint = "Check that the server is running and that PREFECT_API_URL points at it."
         return ServerUnreachable(
-            f"Cannot reach the Prefect API at {self.api_url} ({kind}: {reason}). Check that the "
-            "server is running and that PREFECT_API_URL points at it."
+            f"Cannot reach the Prefect API at {self.api_url} ({kind}: {reason}). {hint}"
         )
 
     def _error(self, call: Call, response: httpx.Response) -> Exception:
         status = response.status_code
-        detail = self._scrub(_detail(response))
+        detail = _detail(response, self._scrub)
         where = f"{call.method} {call.path}"
         if status == 404:
-            return NotFound(call.not_found or f"Not found on {self.api_url}: {where}.")
+            return NotFound(call.not_found or (
+                f"Not found on {self.api_url}: {where}. Check that PREFECT_API_URL is the API "
+                "URL of a Prefect 3 server (ending in /api, or a Cloud workspace URL)."))
         if status == 401:
             return Unauthorized(
                 f"The Prefect API at {self.api_url} rejected the credentials (401). Check "
                 "PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING (self-hosted).",
                 401,
+            )
+        if _is_csrf_rejection(response):
+            return Unauthorized(
+                f"The Prefect API at {self.api_url} refused the CSRF token even after fetching "
+                f"a new one (403: {detail}). Check that nothing between you and the server "
+                "strips the Prefect-Csrf-Token / Prefect-Csrf-Client headers.",
+                403,
             )
         if status == 403:
             return Unauthorized(
@@ -203,8 +245,10 @@ class _Base:
                 self._csrf_enabled = True
             except (ValueError, KeyError, TypeError):
                 self._csrf_enabled = False
-        else:  # 422 "CSRF protection is disabled", or an older server without the route
+        elif response.status_code in (404, 405, 422):
+            # 422 "CSRF protection is disabled", or an older server without the route
             self._csrf_enabled = False
+        # anything else (a transient 5xx, a 429) leaves it unknown: ask again next time
 
 
 _CSRF_CLIENT = f"prefect-widgets-{random.getrandbits(64):016x}"
@@ -243,11 +287,12 @@ class Client(_Base):
     def _send(self, call: Call) -> httpx.Response:
         started = time.monotonic()
         attempt = 0
+        refreshed = False
         while True:
             try:
                 if self._csrf_needed(call) and self._csrf_token is None:
                     with self._lock:
-                        if self._csrf_enabled is None:
+                        if self._csrf_token is None and self._csrf_enabled is not False:
                             self._accept_csrf(self._http.get("/csrf-token",
                                                              params={"client": _CSRF_CLIENT}))
                 response = self._http.request(call.method, call.path, json=call.json,
@@ -260,10 +305,10 @@ class Client(_Base):
                 continue
             except httpx.HTTPError as exc:
                 raise self._unreachable(exc) from None
-            if _is_csrf_rejection(response) and attempt == 0 and self._csrf_enabled:
-                self._csrf_token = None
+            if _is_csrf_rejection(response) and not refreshed and self._csrf_enabled is not False:
+                self._csrf_token = None  # expired or rotated: fetch a new token once
                 self._csrf_enabled = None
-                attempt += 1
+                refreshed = True
                 continue
             if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
                 wait = self.retry.delay(attempt, _retry_after(response))
@@ -309,9 +354,11 @@ class AsyncClient(_Base):
     async def _send(self, call: Call) -> httpx.Response:
         started = time.monotonic()
         attempt = 0
+        refreshed = False
         while True:
             try:
-                if self._csrf_needed(call) and self._csrf_enabled is None:
+                if self._csrf_needed(call) and self._csrf_token is None and \
+                        self._csrf_enabled is None:
                     self._accept_csrf(await self._http.get("/csrf-token",
                                                            params={"client": _CSRF_CLIENT}))
                 response = await self._http.request(call.method, call.path, json=call.json,
@@ -325,10 +372,10 @@ class AsyncClient(_Base):
                 continue
             except httpx.HTTPError as exc:
                 raise self._unreachable(exc) from None
-            if _is_csrf_rejection(response) and attempt == 0 and self._csrf_enabled:
-                self._csrf_token = None
+            if _is_csrf_rejection(response) and not refreshed and self._csrf_enabled is not False:
+                self._csrf_token = None  # expired or rotated: fetch a new token once
                 self._csrf_enabled = None
-                attempt += 1
+                refreshed = True
                 continue
             if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
                 wait = self.retry.delay(attempt, _retry_after(response))

@@ -268,13 +268,19 @@ def _paging(filters: dict[str, Any], sorts: tuple[str, ...], default_sort: str,
     limit = filters.get("limit", default_limit)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         raise InvalidRequest(f"limit must be a non-negative int or None (all), got {limit!r}.")
-    offset = filters.get("offset", 0) or 0
+    offset = filters.get("offset", 0)
+    offset = 0 if offset is None else offset
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidRequest(f"offset must be a non-negative int, got {offset!r}.")
     return sort.upper(), limit, offset
 
 
 # --------------------------------------------------------------------------- queries
+
+
+def _count_path(path: str, limit: int | None, offset: int) -> str | None:
+    """Whole listings are checked against the server's count: never silently short."""
+    return path if limit is None and offset == 0 else None
 
 
 def query_flow_runs(client: Client | None, **filters: Any) -> FlowRunList:
@@ -284,7 +290,8 @@ def query_flow_runs(client: Client | None, **filters: Any) -> FlowRunList:
     sort, limit, offset = _paging(filters, FLOW_RUN_SORTS, "START_TIME_DESC", 200)
     client = get_client(client)
     rows = client.run(_ops.filter_all("/flow_runs/filter", {**body, "sort": sort},
-                                      limit=limit, offset=offset))
+                                      limit=limit, offset=offset, count_path=_count_path(
+                                          "/flow_runs/count", limit, offset)))
     return FlowRunList(FlowRunView.from_json(row, client) for row in rows)
 
 
@@ -297,10 +304,12 @@ def query_task_runs(client: Client | None, **filters: Any) -> TaskRunList:
     keys = filters.get("task_key")
     if keys is None:
         rows = client.run(_ops.filter_all("/task_runs/filter", {**body, "sort": sort},
-                                          limit=limit, offset=offset))
+                                          limit=limit, offset=offset, count_path=_count_path(
+                                              "/task_runs/count", limit, offset)))
         return TaskRunList(TaskRunView.from_json(row, client) for row in rows)
     wanted = set(_strings(keys, "task_key"))
-    rows = client.run(_ops.filter_all("/task_runs/filter", {**body, "sort": sort}))
+    rows = client.run(_ops.filter_all("/task_runs/filter", {**body, "sort": sort},
+                                      count_path="/task_runs/count"))
     rows = [r for r in rows if r.get("task_key") in wanted][offset:]
     if limit is not None:
         rows = rows[:limit]

@@ -120,6 +120,9 @@ def resolve_settings(
         )
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(f"PREFECT_API_URL must start with http:// or https://, got {url!r}.")
+    if "@" in url.split("//", 1)[1].split("/", 1)[0]:
+        raise ConfigurationError("PREFECT_API_URL must not carry credentials (user:pass@host); "
+                                 "put them in PREFECT_API_AUTH_STRING instead.")
     ui = os.environ.get("PREFECT_UI_URL") or from_profile.get("PREFECT_UI_URL")
     return Settings(
         api_url=url.rstrip("/"),
