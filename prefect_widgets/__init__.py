@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import options  # noqa: E402
 from .client import AsyncClient, Client  # noqa: E402
 from .errors import *  # noqa: E402,F403
 from .errors import __all__ as _errors_all  # noqa: E402
@@ -19,7 +20,7 @@ from .states import State  # noqa: E402
 from .views import FlowRunView, FlowView, TaskRunView  # noqa: E402
 
 __all__ = [
-    "__version__", "Client", "AsyncClient", "configure", "State",
+    "__version__", "options", "Client", "AsyncClient", "configure", "State",
     "FlowView", "FlowRunView", "TaskRunView", "FlowRunList", "TaskRunList",
     "LogEntry", "LogList", "watch_flow_run", *_errors_all,
 ]

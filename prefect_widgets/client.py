@@ -432,8 +432,7 @@ def get_client(client: Client | None = None) -> Client:
 
 
 def reset_default_client() -> None:
+    """Forget the shared client; views already holding it keep working with it."""
     global _default
     with _default_lock:
-        if _default is not None:
-            _default.close()
         _default = None

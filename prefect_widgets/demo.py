@@ -61,10 +61,8 @@ def _report(api_url: str, runs: dict[str, str], output: Path, echo) -> Path:
         for name, view in views.items():
             echo(f"  {name:<10} {view.name:<28} {view.state!r}  "
                  f"{len(view.task_run_ids)} task runs")
-        try:
-            from .report import write_report
-        except ImportError:  # the report module ships with the display features
-            return output
+        from .report import write_report
+
         path = write_report(list(views.values()), output)
     echo(f"Report written to {path.resolve()}")
     return path
@@ -78,3 +76,30 @@ def _lab(env: dict[str, str], api_url: str, echo) -> None:
                        env={**env, "PREFECT_API_URL": api_url})
     except KeyboardInterrupt:
         pass
+
+
+def connect_or_start(samples: bool = True, echo=print) -> str:
+    """The API URL for notebooks: `PREFECT_API_URL` if set, else a throwaway local server
+    (stopped when the kernel exits) with the sample flows run into it."""
+    import atexit
+
+    from .samples import DEFAULT, wait_until_recorded
+    from .server import LocalServer
+    from .settings import configure
+
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    _require_prefect()
+    echo("No PREFECT_API_URL set: starting a throwaway local Prefect server...")
+    server = LocalServer().start()
+    atexit.register(server.stop)
+    os.environ["PREFECT_API_URL"] = server.api_url
+    configure(api_url=server.api_url)
+    if samples:
+        done = subprocess.run([sys.executable, "-m", "prefect_widgets.samples", *DEFAULT],
+                              env=server.env(), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"The sample flows failed:\n{done.stderr[-3000:]}")
+        wait_until_recorded(server.api_url, list(json.loads(done.stdout.splitlines()[-1]).values()))
+    echo(f"Prefect server ready at {server.api_url}")
+    return server.api_url

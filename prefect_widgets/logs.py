@@ -167,6 +167,10 @@ def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bo
                     fresh.append(entry)
         yield from sorted(fresh, key=lambda e: e.timestamp)
         if State.from_json(run.get("state")).is_finished():
+            if stream_logs:  # a flow's last log batch arrives after its final state
+                time.sleep(min(2.0, poll_interval))
+                yield from (e for e in read_logs(client, flow_run_id=flow_run_id)
+                            if e.id not in seen)
             return
         interval = poll_interval if fresh else min(max_poll_interval, interval * 1.5)
         if time.monotonic() + interval > deadline:

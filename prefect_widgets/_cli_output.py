@@ -1,0 +1,219 @@
+"""Formatting for the `prefect-widgets` command line: rich tables on a terminal, plain
+tab-separated lines, CSV or JSON otherwise.
+
+Every string that came from the server goes through `clean()` before it reaches a terminal:
+control characters and bidi overrides are shown escaped, and rich markup is never parsed
+from data (cells are `Text` objects), so a run named ``[red]x`` or ``\\x1b[2J`` prints as is.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+FORMATS = ("table", "tsv", "csv", "json")
+
+STATE_STYLES = {
+    "COMPLETED": "green", "FAILED": "bold red", "CRASHED": "bold red", "CANCELLED": "grey50",
+    "CANCELLING": "grey50", "RUNNING": "blue", "PENDING": "yellow", "SCHEDULED": "yellow",
+    "PAUSED": "yellow",
+}
+LEVEL_STYLES = {"DEBUG": "grey50", "INFO": "", "WARNING": "yellow", "ERROR": "bold red",
+                "CRITICAL": "bold white on red"}
+
+# C0/C1 controls (tab and newline handled per format) and Unicode bidi overrides/isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(value: Any, *, multiline: bool = True) -> str:
+    """A string safe to print on a terminal; newlines kept only if `multiline`."""
+    text = _UNSAFE.sub(_escape_char, "" if value is None else str(value))
+    if not multiline:
+        text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    return text
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def seconds(value: timedelta | None) -> float | None:
+    return round(value.total_seconds(), 6) if value is not None else None
+
+
+def local_time(value: datetime | None) -> str:
+    """A timestamp in the local time zone, to the second, for tables."""
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def human_duration(value: timedelta | float | None) -> str:
+    """`850ms`, `4.2s`, `3m 05s`, `2h 01m`, `3d 04h`."""
+    if value is None:
+        return "-"
+    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if math.isnan(total):
+        return "-"
+    if total < 1:
+        return f"{total * 1000:.0f}ms"
+    if total < 60:
+        return f"{total:.1f}s"
+    minutes, secs = divmod(int(round(total)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def state_text(state_type: str | None, label: str | None = None) -> Text:
+    kind = (state_type or "PENDING").upper()
+    return Text(clean(label or kind.title(), multiline=False), style=STATE_STYLES.get(kind, ""))
+
+
+# --------------------------------------------------------------------------- columns
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a listing: `key` into the record, how to show it in a table."""
+
+    key: str
+    header: str
+    table: Callable[[Any], str | Text] | None = None
+    justify: str = "left"
+    max_width: int | None = None
+    min_width: int | None = None
+    wrap: bool = False
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=json_default, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value.total_seconds())
+    return str(value)
+
+
+class Output:
+    """Writes one command's answer in the chosen format to stdout."""
+
+    def __init__(self, fmt: str, file: TextIO | None = None) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}")
+        self.format = fmt
+        self.file = file or sys.stdout
+        self.console = Console(file=self.file, highlight=False, soft_wrap=False)
+        if not self.console.is_terminal and "COLUMNS" not in os.environ:
+            self.console.width = 160  # a table sent to a file: don't squeeze it to 80
+
+    @property
+    def is_table(self) -> bool:
+        return self.format == "table"
+
+    def json(self, value: Any) -> None:
+        self.file.write(json.dumps(value, default=json_default, indent=2, ensure_ascii=False))
+        self.file.write("\n")
+
+    def json_line(self, value: Any) -> None:
+        self.file.write(json.dumps(value, default=json_default, ensure_ascii=False) + "\n")
+        self.file.flush()
+
+    def rows(self, columns: Sequence[Column], records: Sequence[dict[str, Any]], *,
+             title: str | None = None, empty: str = "Nothing found.") -> None:
+        """A listing: a rich table, tab-separated lines (no header), CSV (header) or JSON."""
+        if self.format == "json":
+            self.json(list(records))
+        elif self.format == "csv":
+            writer = csv.writer(self.file, lineterminator="\n")
+            writer.writerow([c.key for c in columns])
+            for record in records:
+                writer.writerow([_plain(record.get(c.key)) for c in columns])
+        elif self.format == "tsv":
+            for record in records:
+                self.file.write("\t".join(clean(_plain(record.get(c.key)), multiline=False)
+                                          for c in columns) + "\n")
+        else:
+            if not records:
+                self.console.print(Text(empty, style="dim"))
+                return
+            table = Table(title=Text(clean(title)) if title else None, title_justify="left",
+                          header_style="bold", box=None, pad_edge=False)
+            for column in columns:
+                table.add_column(column.header, justify=column.justify,  # type: ignore[arg-type]
+                                 max_width=column.max_width, min_width=column.min_width,
+                                 no_wrap=not column.wrap,
+                                 overflow="fold" if column.wrap else "ellipsis")
+            for record in records:
+                table.add_row(*[_cell(column, record.get(column.key)) for column in columns])
+            self.console.print(table)
+
+    def pairs(self, items: Iterable[tuple[str, Any]]) -> None:
+        """Key/value lines for plain formats (`key<TAB>value` or CSV `key,value`)."""
+        if self.format == "csv":
+            writer = csv.writer(self.file, lineterminator="\n")
+            writer.writerow(["field", "value"])
+            for key, value in items:
+                writer.writerow([key, _plain(value)])
+        else:
+            for key, value in items:
+                self.file.write(f"{key}\t{clean(_plain(value), multiline=False)}\n")
+
+    def print(self, *renderables: Any) -> None:
+        self.console.print(*renderables)
+
+
+def _cell(column: Column, value: Any) -> str | Text:
+    if column.table is not None:
+        shown = column.table(value)
+        return shown if isinstance(shown, Text) else Text(clean(shown, multiline=False))
+    if value is None or value == "":
+        return Text("-", style="dim")
+    return Text(clean(_plain(value), multiline=False))
+
+
+def detail_table(rows: Iterable[tuple[str, str | Text]]) -> Table:
+    """A two-column label/value grid for `inspect` commands."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, value if isinstance(value, Text) else Text(clean(value)))
+    return grid
