@@ -1,5 +1,8 @@
 """A throwaway local Prefect server (SQLite in a temp `PREFECT_HOME`) for demos and tests.
 
+`database_url` points it at another database instead (e.g. PostgreSQL through
+`postgresql+asyncpg://user@host:port/db`).
+
 Needs the `demo` extra (Prefect itself), started as a subprocess: this module never
 imports `prefect`.
 """
@@ -33,11 +36,12 @@ class LocalServer:
     """`prefect server start` on 127.0.0.1 with a private home; a context manager."""
 
     def __init__(self, home: str | Path | None = None, port: int | None = None,
-                 startup_timeout: float = 90.0) -> None:
+                 startup_timeout: float = 90.0, database_url: str | None = None) -> None:
         self._own_home = home is None
         self.home = Path(home or tempfile.mkdtemp(prefix="prefect-widgets-"))
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
+        self.database_url = database_url
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.home / "server.log"
 
@@ -61,6 +65,8 @@ class LocalServer:
                 "Prefect is not installed: `pip install 'prefect-widgets[demo]'` brings it.")
         env = self.env()
         env.pop("PREFECT_API_URL")
+        if self.database_url:
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.database_url
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 import prefect_widgets
@@ -87,3 +88,23 @@ def client(api_url: str):
 @pytest.fixture(scope="session")
 def runs(prefect_server: PrefectServer) -> dict[str, str]:
     return prefect_server.runs
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """A real transport that records each request's path (no faking)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+@pytest.fixture
+def counting(api_url):
+    """A client whose transport counts the requests it sends."""
+    transport = CountingTransport()
+    with Client(api_url, transport=transport) as client:
+        yield client, transport

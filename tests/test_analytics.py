@@ -6,12 +6,11 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
-from prefect_widgets import BadResponse, Client, FlowRunView, FlowView, PrefectWidgetsError
+from prefect_widgets import BadResponse, FlowRunView, FlowView, PrefectWidgetsError
 from prefect_widgets.analytics import (
     DependencyCycle,
     attempts_frame,
@@ -28,25 +27,6 @@ from prefect_widgets.dataframes import task_runs_frame
 from prefect_widgets.samples import MAPPED_SIZE, wait_until_recorded
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-class CountingTransport(httpx.HTTPTransport):
-    """A real transport that records each request's path (no faking)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return super().handle_request(request)
-
-
-@pytest.fixture
-def counting(api_url):
-    transport = CountingTransport()
-    with Client(api_url, transport=transport) as client:
-        yield client, transport
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -136,7 +136,7 @@ def test_timeline_frame_from_graph_matches_full_frame(runs):
     full = view.to_dataframe()
     assert list(timeline.columns) == list(TIMELINE_COLUMNS)
     assert set(timeline.index) == set(full.index)
-    joined = timeline.join(full[["start_time", "end_time", "state_type"]], rsuffix="_full")
+    joined = timeline.join(full[["start_time", "end_time", "state_type"]].add_suffix("_full"))
     assert (joined["start_time"] == joined["start_time_full"]).all()
     assert (joined["end_time"] == joined["end_time_full"]).all()
     assert (joined["state_type"] == joined["state_type_full"]).all()

@@ -160,7 +160,7 @@ def test_csrf_token_is_fetched_sent_and_refreshed_after_rotation(csrf_proxy, run
         assert len(token_fetches) == 1
         client_id = token_fetches[0].query["client"][0]
         posts = [r for r in csrf_proxy.requests if r.method == "POST"]
-        assert len(posts) == 4  # count + three pages, all accepted with the first token
+        assert len(posts) == 5  # 2 counts + three pages, all accepted with the first token
         assert {(p.headers.get("prefect-csrf-token"), p.headers.get("prefect-csrf-client"))
                 for p in posts} == {("t1", client_id)}
 

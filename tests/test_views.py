@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from prefect_widgets import (
     AmbiguousTaskRun,
-    Client,
     FlowRunView,
     FlowView,
     InvalidRequest,
@@ -30,25 +28,6 @@ task_run = flow_run.get_task_run(task_slug='{slug}')
 flow_run.task_run_ids
 flow_run = flow_run.get_latest()
 '''
-
-
-class CountingTransport(httpx.HTTPTransport):
-    """A real transport that counts requests per path (no faking)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return super().handle_request(request)
-
-
-@pytest.fixture
-def counting(api_url):
-    transport = CountingTransport()
-    with Client(api_url, transport=transport) as client:
-        yield client, transport
 
 
 def test_seed_001_examples_run_with_only_the_import_changed(runs):
