@@ -24,14 +24,17 @@ INITIAL = 600
 
 
 def _post(http: httpx.Client, path: str, body: dict) -> dict:
-    for attempt in range(20):  # SQLite answers 503 under concurrent writes: retry
-        response = http.post(path, json=body)
+    for attempt in range(20):  # SQLite answers 503 (or drops) under concurrent writes: retry
+        try:
+            response = http.post(path, json=body)
+        except httpx.TransportError:
+            time.sleep(0.1 * (attempt + 1))
+            continue
         if response.status_code not in (500, 503):
             response.raise_for_status()
             return response.json() if response.content else {}
         time.sleep(0.05 * (attempt + 1))
-    response.raise_for_status()
-    return {}
+    raise AssertionError(f"POST {path} kept failing under concurrent writes")
 
 
 def _new_task_run(http: httpx.Client, flow_run_id: str, i: int, state: str = "COMPLETED") -> str:
