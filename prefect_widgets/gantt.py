@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, PrefectWidgetsError
 from .html import STATE_COLORS
 from .states import STATE_TYPES
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from .views import FlowRunView
+    from .views import FlowRunView, TaskRunView
 
 __all__ = ["plot_gantt", "gantt_figure", "pack_lanes", "WEBGL_THRESHOLD"]
 
@@ -39,6 +39,16 @@ GROUP_BY = (None, "task_name", "state")
 QUALITATIVE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
                "#ff9da6", "#9d755d", "#bab0ac")
 NOT_STARTED = "not started"
+#: colour group of attempts that failed and were retried (outcome AwaitingRetry / Retrying)
+RETRIED = "RETRIED"
+RETRIED_LABEL = "Failed attempt (retried)"
+RETRIED_COLOR = "#f87171"
+#: the thin lead-in before a bar: expected start → first actual start
+QUEUED_COLOR = "rgba(148, 163, 184, 0.8)"
+#: outline of the critical path's bars, and the opacity of the other bars then
+CRITICAL_COLOR = "#db2777"
+DIM_ALPHA = 0.3
+MIN_WIDTH_FRACTION = 0.004
 
 
 def pack_lanes(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -84,12 +94,70 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _rgba(color: str, alpha: float) -> str:
+    value = color.lstrip("#")
+    r, g, b = (int(value[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def _group_order(present: set[str]) -> list[str]:
+    order: list[str] = []
+    for state in STATE_TYPES:
+        order.append(state)
+        if state == "CRASHED":
+            order.append(RETRIED)
+    return [g for g in order if g in present]
+
+
+def _critical_rows(ids: np.ndarray, critical: Any) -> np.ndarray:
+    """A boolean mask over the frame's rows of the task runs on the critical path."""
+    if critical is None:
+        return np.zeros(len(ids), dtype=bool)
+    if isinstance(critical, pd.DataFrame):
+        critical = critical["task_run_id"] if "task_run_id" in critical else critical.index
+    wanted = {str(i) for i in critical}
+    return np.fromiter((i in wanted for i in ids), dtype=bool, count=len(ids))
+
+
+def _lead_ins(lanes: np.ndarray, lo: np.ndarray, hi: np.ndarray, drawn: np.ndarray,
+              rows: np.ndarray, lead_start: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Queued lead-ins (lead_start → lo) of `rows`, clipped so that none reaches back over
+    an earlier bar (of the `drawn` rows) in its lane: the lane stays readable and the gaps
+    between attempts stay empty."""
+    order = drawn[np.lexsort((lo[drawn], lanes[drawn]))]
+    previous_end = np.full(len(lo), -np.inf)
+    current_lane, running = None, -np.inf
+    for i in order.tolist():
+        if lanes[i] != current_lane:
+            current_lane, running = lanes[i], -np.inf
+        previous_end[i] = running
+        running = max(running, hi[i])
+    x0 = np.maximum(lead_start, previous_end)
+    keep = np.zeros(len(lo), dtype=bool)
+    keep[rows] = True
+    keep &= np.isfinite(lead_start) & (x0 < lo)
+    shown = np.flatnonzero(keep)
+    return shown, x0[shown], lo[shown]
+
+
 def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str | None = None,
                  run_counts: dict[str, int] | None = None, now: pd.Timestamp | None = None,
                  title: str | None = None, webgl: bool | None = None,
-                 height: int | None = None) -> go.Figure:
+                 height: int | None = None, attempts: pd.DataFrame | None = None,
+                 critical: Any = None) -> go.Figure:
     """The Gantt figure of a timeline frame (index task_run_id; name, task_name, kind,
-    state_type, start_time, end_time). `run_counts` maps ids to run counts (for retries)."""
+    state_type, start_time, end_time). `run_counts` maps ids to run counts (for retries).
+
+    `attempts` (an `analytics.attempts_frame`): task runs with several attempts are drawn
+    as one segment per attempt, coloured by its outcome (attempts that failed and were
+    retried: "Failed attempt (retried)"), with nothing in the gaps; the first attempts'
+    `queued` lead-ins (expected → actual start) are a thin light segment before the bar.
+    `critical` (an `analytics.critical_path` frame, or task run ids): those bars get an
+    outline and full colour, every other bar is dimmed.
+    Trace `meta`: `pw` is "bars" (`bars` = segments), "hover", "queued", "critical" or
+    "not-started". Bars shorter than 0.4% of the time axis are drawn at that width.
+    """
     import plotly.graph_objects as go
 
     if color_by not in COLOR_BY:
@@ -113,10 +181,86 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
     ids = frame.index.astype(str).to_numpy() if n else np.array([], dtype=object)
     run_counts = run_counts or {}
 
+    retries = np.array([run_counts.get(i, 0) - 1 if i in run_counts else np.nan for i in ids],
+                       dtype="float64")
+    retries = np.maximum(retries, 0, where=~np.isnan(retries), out=retries)
+    text = np.array([("subflow run " if kinds[i] == "flow-run" else "") + _esc(names[i])
+                     + (" (no end time)" if open_ended[i] and states[i] != "RUNNING" else "")
+                     for i in range(n)], dtype=object)
+    group_of = states if color_by == "state" else task_names
+
+    # segments: one per started row, or one per attempt of a task run tried several times
+    seg_row = np.flatnonzero(started)
+    seg_start, seg_end = start[seg_row], end[seg_row]
+    seg_group = group_of[seg_row].astype(object)
+    seg_label = np.array([s.title() + (" (to now)" if s == "RUNNING" else "")
+                          for s in states[seg_row]], dtype=object)
+    seg_text = text[seg_row]
+    queued = np.full(n, np.nan)
+    if attempts is not None and len(attempts) and n:
+        a_pos = pd.Index(ids).get_indexer(attempts["task_run_id"].astype(str).to_numpy())
+        valid = a_pos >= 0
+        valid[valid] &= started[a_pos[valid]]
+        number = attempts["attempt"].to_numpy(dtype="float64", na_value=np.nan)
+        wait = attempts["queued"].dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
+        first = valid & (number == 1)
+        queued[a_pos[first]] = wait[first]
+        tries = np.bincount(a_pos[valid], minlength=n)
+        multi = np.zeros(len(attempts), dtype=bool)
+        multi[valid] = tries[a_pos[valid]] > 1
+        if multi.any():
+            keep = tries[seg_row] <= 1
+            rows = a_pos[multi]
+            a_start = _ms(attempts["start"][multi])
+            a_end = _ms(attempts["end"][multi])
+            a_end = np.where(np.isnan(a_end), end[rows], a_end)  # still open: to now
+            a_type = attempts["state_type"][multi].astype(str).to_numpy()
+            a_name = attempts["state_name"][multi].astype(str).to_numpy()
+            a_number = number[multi].astype("int64")
+            of = tries[rows]
+            if color_by == "state":
+                failed_try = (a_number < of) & (a_type != "COMPLETED")
+                a_group = np.where(failed_try, RETRIED, a_type).astype(object)
+            else:
+                a_group = task_names[rows].astype(object)
+            a_label = np.array([_esc(name) + (" (to now)" if t == "RUNNING" and np.isnan(e)
+                                              else "")
+                                for name, t, e in zip(a_name, a_type,
+                                                      _ms(attempts["end"][multi]))],
+                               dtype=object)
+            a_text = np.array([f"{text[r]} · attempt {k} of {m}"
+                               for r, k, m in zip(rows, a_number, of)], dtype=object)
+            seg_row = np.concatenate([seg_row[keep], rows])
+            seg_start = np.concatenate([seg_start[keep], a_start])
+            seg_end = np.concatenate([seg_end[keep], a_end])
+            seg_group = np.concatenate([seg_group[keep], a_group])
+            seg_label = np.concatenate([seg_label[keep], a_label])
+            seg_text = np.concatenate([seg_text[keep], a_text])
+            unknown = np.isnan(retries) & (tries > 1)
+            retries[unknown] = tries[unknown] - 1
+    seg_first = np.ones(len(seg_row), dtype=bool)  # carries the row's queued time in hover
+    if len(seg_row):
+        first_of_row = np.lexsort((seg_start, seg_row))
+        earliest = first_of_row[np.r_[True, np.diff(seg_row[first_of_row]) != 0]]
+        seg_first[:] = False
+        seg_first[earliest] = True
+
+    # a zero-length bar stays visible: at least 0.4% of the time axis wide
+    if len(seg_row):
+        span = float(np.nanmax(seg_end) - np.nanmin(seg_start))
+        min_width = span * MIN_WIDTH_FRACTION if span > 0 else 1.0
+        seg_draw = np.maximum(seg_end, seg_start + min_width)
+    else:
+        seg_draw = seg_end.copy()
+    row_hi = end.copy()
+    np.fmax.at(row_hi, seg_row, seg_draw)
+    row_lo = start.copy()
+    np.fmin.at(row_lo, seg_row, seg_start)
+
     # rows
     if group_by is None:
         lanes = np.full(n, -1, dtype=np.int64)
-        lanes[started] = pack_lanes(start[started], end[started])
+        lanes[started] = pack_lanes(row_lo[started], row_hi[started])
         n_rows = int(lanes.max()) + 1 if started.any() else 0
         row_labels = None
     else:
@@ -131,13 +275,11 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
 
     # colours
     if color_by == "state":
-        groups = [s for s in STATE_TYPES if (states == s).any()]
-        group_of = states
-        colors = {s: STATE_COLORS[s] for s in groups}
-        label = {s: s.title() for s in groups}
+        groups = _group_order(set(seg_group.tolist()))
+        colors = {s: STATE_COLORS.get(s, RETRIED_COLOR) for s in groups}
+        label = {s: RETRIED_LABEL if s == RETRIED else s.title() for s in groups}
     else:
         groups = list(dict.fromkeys(task_names))
-        group_of = task_names
         colors = {g: QUALITATIVE[i % len(QUALITATIVE)] for i, g in enumerate(groups)}
         label = {g: _esc(g) for g in groups}
 
@@ -146,48 +288,90 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
     rows_shown = n_rows + (1 if (~started).any() else 0)
     height = height or int(min(900, max(260, 120 + 18 * rows_shown)))
     width_px = float(max(1.0, min(14.0, 0.75 * (height - 110) / max(1, rows_shown))))
+    lane_dtype = "int16" if n_rows < 32_000 else "int32"
+    seconds = (seg_end - seg_start) / 1000.0
+    seg_retries = retries[seg_row]
+    seg_queued = np.where(seg_first, queued[seg_row], np.nan)
+    on_path = _critical_rows(ids, critical)[seg_row] if n else np.zeros(0, dtype=bool)
+    highlight = bool(on_path.any())
 
-    retries = np.array([run_counts.get(i, 0) - 1 if i in run_counts else np.nan for i in ids],
-                       dtype="float64")
-    retries = np.maximum(retries, 0, where=~np.isnan(retries), out=retries)
-    seconds = (end - start) / 1000.0
-    text = np.array([("subflow run " if kinds[i] == "flow-run" else "") + _esc(names[i])
-                     + (" (no end time)" if open_ended[i] and states[i] != "RUNNING" else "")
-                     for i in range(n)], dtype=object)
+    def segment_xy(members: np.ndarray, x0: np.ndarray | None = None,
+                   x1: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        xs = np.empty(3 * len(members))
+        xs[0::3] = seg_start[members] if x0 is None else x0
+        xs[1::3] = seg_draw[members] if x1 is None else x1
+        xs[2::3] = np.nan  # the NaN x makes the gap
+        return xs, np.repeat(lanes[seg_row[members]].astype(lane_dtype), 3)
 
-    def hover_trace(members: np.ndarray, state_label: str, color: str, g: str) -> Any:
-        known = not np.isnan(retries[members]).any()
+    def hover_trace(members: np.ndarray, state_label: str, g: str, with_queued: bool) -> Any:
+        known = not np.isnan(seg_retries[members]).any()
         template = (f"<b>%{{text}}</b><br>{state_label}<br>duration: %{{customdata[0]:.2f}} s"
-                    + ("<br>retries: %{customdata[1]}" if known else "") + "<extra></extra>")
-        data = np.column_stack([seconds[members], np.nan_to_num(retries[members])])
+                    + ("<br>retries: %{customdata[1]}" if known else "")
+                    + ("<br>queued: %{customdata[2]:.2f} s" if with_queued else "")
+                    + "<extra></extra>")
+        data = np.column_stack([seconds[members], np.nan_to_num(seg_retries[members]),
+                                np.nan_to_num(seg_queued[members])])
         return Scatter(
-            x=(start[members] + end[members]) / 2, y=lanes[members].astype(lane_dtype),
+            x=(seg_start[members] + seg_draw[members]) / 2,
+            y=lanes[seg_row[members]].astype(lane_dtype),
             mode="markers", name=label[g], legendgroup=str(g), showlegend=False,
-            marker={"color": color, "size": max(4.0, width_px), "opacity": 0},
-            text=text[members].tolist(), customdata=data.astype("float32"),
+            marker={"color": colors[g], "size": max(4.0, width_px), "opacity": 0},
+            text=seg_text[members].tolist(), customdata=data.astype("float32"),
             hovertemplate=template, meta={"pw": "hover", "group": str(g)})
 
-    lane_dtype = "int16" if n_rows < 32_000 else "int32"
-    traces = []
-    for g in groups:
-        members = np.flatnonzero((group_of == g) & started)
-        if not len(members):
-            continue
-        xs = np.empty(3 * len(members))
-        xs[0::3], xs[1::3], xs[2::3] = start[members], end[members], np.nan
-        ys = np.repeat(lanes[members].astype(lane_dtype), 3)  # the NaN x makes the gap
+    def bar_traces(members: np.ndarray, g: str, rank: int, dimmed: bool, legend: bool,
+                   ) -> list[Any]:
+        xs, ys = segment_xy(members)
+        color = _rgba(colors[g], DIM_ALPHA) if dimmed else colors[g]
+        meta = {"pw": "bars", "group": str(g), "bars": len(members)}
+        if highlight:
+            meta["critical"] = not dimmed
+        out = [Scatter(
+            x=xs, y=ys, mode="lines", name=label[g], legendgroup=str(g), showlegend=legend,
+            legendrank=rank, line={"color": color, "width": width_px}, hoverinfo="skip",
+            connectgaps=False, meta=meta)]
+        # hover markers, split so the template can name the state (and known retries/queue)
+        keys = [(seg_label[i], not np.isnan(seg_retries[i]), not np.isnan(seg_queued[i]))
+                for i in members]
+        for key in dict.fromkeys(keys):
+            part = members[np.fromiter((k == key for k in keys), dtype=bool,
+                                       count=len(keys))]
+            out.append(hover_trace(part, key[0], g, key[2]))
+        return out
+
+    traces: list[Any] = []
+    lead = np.flatnonzero(np.isfinite(queued) & (queued > 0) & started)
+    if len(lead):
+        shown, x0, x1 = _lead_ins(lanes, row_lo, row_hi, np.flatnonzero(started), lead,
+                                  row_lo - np.nan_to_num(queued) * 1000.0)
+        if len(shown):
+            xs = np.empty(3 * len(shown))
+            xs[0::3], xs[1::3], xs[2::3] = x0, x1, np.nan
+            traces.append(Scatter(
+                x=xs, y=np.repeat(lanes[shown].astype(lane_dtype), 3), mode="lines",
+                name="queued (expected → actual start)", legendgroup="queued",
+                legendrank=2000, line={"color": QUEUED_COLOR,
+                                       "width": max(1.0, round(width_px * 0.35, 2))},
+                hoverinfo="skip", connectgaps=False, meta={"pw": "queued", "bars": len(shown)}))
+    path_traces: list[Any] = []
+    for rank, g in enumerate(groups, start=1):
+        in_group = seg_group == g
+        members = np.flatnonzero(in_group & ~on_path)
+        on = np.flatnonzero(in_group & on_path)
+        if len(members):
+            traces += bar_traces(members, g, rank, dimmed=highlight, legend=not len(on))
+        if len(on):
+            path_traces += bar_traces(on, g, rank, dimmed=False, legend=True)
+    if highlight:
+        members = np.flatnonzero(on_path)
+        xs, ys = segment_xy(members)
+        steps = len(set(seg_row[members].tolist()))
         traces.append(Scatter(
-            x=xs, y=ys, mode="lines", name=label[g], legendgroup=str(g),
-            line={"color": colors[g], "width": width_px}, hoverinfo="skip",
-            connectgaps=False, meta={"pw": "bars", "group": str(g), "bars": len(members)}))
-        # hover markers, split by state so the template can name it (and by known retries)
-        for state in dict.fromkeys(states[members]):
-            subset = members[states[members] == state]
-            unknown = np.isnan(retries[subset])
-            for part in (subset[~unknown], subset[unknown]):
-                if len(part):
-                    traces.append(hover_trace(part, str(state).title() + (
-                        " (to now)" if state == "RUNNING" else ""), colors[g], g))
+            x=xs, y=ys, mode="lines", name=f"critical path ({steps} task run{'' if steps == 1 else 's'})",
+            legendgroup="critical", legendrank=1000,
+            line={"color": CRITICAL_COLOR, "width": width_px + 5}, hoverinfo="skip",
+            connectgaps=False, meta={"pw": "critical", "bars": len(members), "steps": steps}))
+        traces += path_traces
     waiting = np.flatnonzero(~started)
     if len(waiting):
         x0 = np.nanmin(start) if started.any() else now_ms
@@ -195,7 +379,7 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
         xs = np.linspace(x0, x1, len(waiting)) if len(waiting) > 1 else np.array([x0])
         traces.append(Scatter(
             x=xs, y=np.full(len(waiting), float(not_started_row)), mode="markers",
-            name=f"{NOT_STARTED} ({len(waiting):,})",
+            name=f"{NOT_STARTED} ({len(waiting):,})", legendrank=3000,
             marker={"symbol": "circle-open", "size": 7,
                     "color": [STATE_COLORS.get(states[i], "#6b7280") for i in waiting]},
             text=text[waiting].tolist(),
@@ -217,12 +401,13 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
         yaxis = {"showticklabels": False, "showgrid": False}
     fig.update_layout(
         title={"text": _esc(title)} if title else None, height=height,
-        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 40},
+        margin={"l": 10, "r": 10, "t": 80 if title else 40, "b": 40},
         xaxis={"type": "date", "title": {"text": "time (UTC)"}},
         yaxis={**yaxis, "autorange": "reversed", "zeroline": False,
                "title": {"text": "task" if group_by == "task_name" else (
                    "state" if group_by == "state" else "")}},
-        hovermode="closest", legend={"orientation": "h", "y": -0.12 if height < 400 else -0.06},
+        hovermode="closest",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0},
         template="plotly_white",
     )
     if not n:
@@ -231,7 +416,9 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
     return fig
 
 
-def _run_counts(flow_run: FlowRunView, size: int, fetch: bool) -> dict[str, int]:
+def _task_views(flow_run: FlowRunView, size: int, fetch: bool) -> dict[str, TaskRunView]:
+    """The view's task runs by id: the cached ones, all fetched once (one paged request)
+    for runs of up to `RETRIES_FETCH_LIMIT` task runs when `fetch`."""
     cached = dict(flow_run._cache.task_runs)
     cached.update({t.task_run_id: t for t in flow_run._cache.values.get("html_task_runs") or ()})
     if fetch and len(cached) < size <= RETRIES_FETCH_LIMIT:
@@ -240,24 +427,93 @@ def _run_counts(flow_run: FlowRunView, size: int, fetch: bool) -> dict[str, int]
             cached.update({t.task_run_id: t for t in views})
         except Exception:  # the hover then says "retries: —"; the bars do not need it
             pass
-    return {task_id: view.run_count for task_id, view in cached.items()}
+    return cached
+
+
+def _run_counts(flow_run: FlowRunView, size: int, fetch: bool) -> dict[str, int]:
+    return {i: view.run_count for i, view in _task_views(flow_run, size, fetch).items()}
+
+
+ATTEMPT_SOURCE = ("expected_start_time", "state_name", "state_message", "run_count")
+
+
+def _attempt_source(frame: pd.DataFrame, views: dict[str, TaskRunView]) -> pd.DataFrame | None:
+    """A frame `analytics.attempts_frame` accepts: the full task-run frame as is, or the
+    timeline frame's task runs completed from the (already fetched) task-run views."""
+    if all(c in frame.columns for c in ATTEMPT_SOURCE):
+        return frame
+    rows = [i for i in frame.index.astype(str) if i in views]
+    if not rows:
+        return None
+    source = frame.loc[rows, ["name", "task_name", "start_time", "end_time", "state_type"]].copy()
+    picked = [views[i] for i in rows]
+    expected = pd.Series([v.expected_start_time for v in picked], index=source.index,
+                         dtype="object")
+    source["expected_start_time"] = pd.to_datetime(expected, utc=True).astype(
+        "datetime64[ns, UTC]")
+    source["state_name"] = pd.Categorical([v.state.name for v in picked])
+    source["state_message"] = [v.state.message for v in picked]
+    source["run_count"] = np.array([v.run_count for v in picked], dtype="int64")
+    return source
 
 
 def plot_gantt(flow_run: FlowRunView | pd.DataFrame, color_by: str = "state",
                group_by: str | None = None, *, frame: pd.DataFrame | None = None,
-               fetch_retries: bool = True, **kwargs: Any) -> go.Figure:
+               fetch_retries: bool = True, attempts: bool = False,
+               critical_path: bool = False, **kwargs: Any) -> go.Figure:
     """One bar per task run (and subflow run) of `flow_run`, coloured by state.
 
     `group_by=None` packs bars into rows so concurrent runs never overlap;
     `group_by="task_name"` gives one row per task. Retries in the hover come from the
     view's cached task runs, fetched once for runs of up to 2,000 task runs
     (`fetch_retries=False` skips that). A timeline DataFrame may be passed instead of a view.
+
+    `attempts=True` draws each attempt of a retried task run as its own segment and the
+    queued lead-in before each bar (where the task-run records are at hand: the full frame,
+    or the fetched task runs). Only task runs that ran more than once cost a request (their
+    state history). `critical_path=True` outlines the critical path and dims the rest.
     Other keywords go to `gantt_figure` (`now=`, `title=`, `webgl=`, `height=`).
     """
+    notes: list[str] = []
+    view: FlowRunView | None = None
     if isinstance(flow_run, pd.DataFrame):
-        return gantt_figure(flow_run, color_by=color_by, group_by=group_by, **kwargs)
-    if frame is None:
-        frame = flow_run.to_dataframe(columns="timeline")
-    counts = _run_counts(flow_run, len(frame), fetch_retries)
-    kwargs.setdefault("title", f"{flow_run.name} — {flow_run.state.name}")
-    return gantt_figure(frame, color_by=color_by, group_by=group_by, run_counts=counts, **kwargs)
+        frame = flow_run
+        counts = ({str(i): int(c) for i, c in zip(frame.index, frame["run_count"])}
+                  if "run_count" in frame.columns else None)
+        task_views: dict[str, TaskRunView] = {}
+    else:
+        view = flow_run
+        if frame is None:
+            frame = view.to_dataframe(columns="timeline")
+        task_views = _task_views(view, len(frame), fetch_retries)
+        counts = {i: v.run_count for i, v in task_views.items()}
+        kwargs.setdefault("title", f"{view.name} — {view.state.name}")
+    if attempts and "attempts" not in kwargs:
+        from .analytics import attempts_frame
+
+        source = _attempt_source(frame, task_views)
+        if source is not None:
+            try:
+                kwargs["attempts"] = attempts_frame(
+                    source, client=view.client if view is not None else None)
+            except PrefectWidgetsError as exc:
+                notes.append(f"retry attempts unavailable: {exc}")
+    if critical_path and "critical" not in kwargs:
+        from .analytics import _run_until, critical_path_from_frame
+
+        try:
+            kwargs["critical"] = (critical_path_from_frame(frame) if view is None else
+                                  critical_path_from_frame(frame, until=_run_until(view),
+                                                           run_start=view.start_time))
+        except (PrefectWidgetsError, InvalidRequest) as exc:
+            notes.append(f"no critical path: {exc}")
+    fig = gantt_figure(frame, color_by=color_by, group_by=group_by, run_counts=counts, **kwargs)
+    for i, note in enumerate(notes):
+        fig.add_annotation(text=_esc(_cut(note)), showarrow=False, xref="paper", yref="paper",
+                           x=0, y=1, yshift=-4 - 16 * i, xanchor="left", yanchor="top",
+                           font={"size": 11, "color": "#b91c1c"})
+    return fig
+
+
+def _cut(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"

@@ -10,6 +10,7 @@ only http(s) URLs become links. Output is bounded by `prefect_widgets.options.di
 
 from __future__ import annotations
 
+import heapq
 import html as _html
 import json
 from collections import Counter
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STATE_COLORS", "stylesheet", "state_badge_html", "flow_html", "task_run_html",
     "flow_run_html", "flow_run_list_html", "task_run_list_html", "log_list_html", "mimebundle",
-    "escape", "safe_url",
+    "escape", "safe_url", "slowest_task_runs",
 ]
 
 T = TypeVar("T")
@@ -293,6 +294,23 @@ def _is_problem(task: TaskRunView) -> bool:
     return task.state.type in ("FAILED", "CRASHED")
 
 
+#: rows in the "Slowest task runs" section
+SLOWEST = 5
+
+
+def slowest_task_runs(task_runs: Iterable[TaskRunView], limit: int = SLOWEST) -> list[TaskRunView]:
+    """The `limit` task runs that took longest (finished ones with a duration), slowest first."""
+    timed = (t for t in task_runs if t.duration is not None)
+    return heapq.nlargest(limit, timed, key=lambda t: t.duration)
+
+
+def slowest_table_html(task_runs: Sequence[TaskRunView], limit: int = SLOWEST) -> str:
+    rows = [_task_row(t) for t in slowest_task_runs(task_runs, limit)]
+    if not rows:
+        return '<span class="pw-muted">no finished task runs</span>'
+    return _table(TASK_HEADER, rows, 0, [], "task runs")
+
+
 # --------------------------------------------------------------------------- flow runs
 
 
@@ -328,8 +346,12 @@ def flow_run_text(view: FlowRunView, task_runs: Sequence[TaskRunView] | None,
 
 def flow_run_body(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = None, *,
                   flow_name: str | None = None, errors: str = "",
-                  heading: str = "Flow run", link: bool = True) -> str:
-    """The flow run's HTML body (no shell): shared by the notebook repr and the reports."""
+                  heading: str = "Flow run", link: bool = True,
+                  slowest_open: bool = True) -> str:
+    """The flow run's HTML body (no shell): shared by the notebook repr and the reports.
+
+    Below the task table, the `SLOWEST` task runs by duration (from the same task runs:
+    no request; a fixed number of rows, so the repr stays bounded)."""
     name_html = trunc(view.name)
     if link:
         name_html = _link(name_html, _ui_url(view))
@@ -368,6 +390,8 @@ def flow_run_body(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = N
                              failed_table_html(failed), len(failed))
         if task_runs:
             body += task_table_html(task_runs)
+            body += _details(f"Slowest task runs <span class=\"pw-count\">(top {SLOWEST})</span>",
+                             slowest_table_html(task_runs), open_=slowest_open)
         parts.append(_details("Task runs", body, len(task_runs)))
     return "".join(parts)
 

@@ -1,7 +1,9 @@
 """Standalone HTML reports of flow runs: one file, no server, opens offline.
 
 A run's section is the notebook repr's body (`html.flow_run_body`, the same renderer) with
-longer tables, plus the Gantt figure and the tail of the run's logs. With
+longer tables and the slowest task runs, plus the Gantt figure (retry attempts, queued
+lead-ins, the critical path outlined; transparent, so it follows a dark page), the critical
+path's task runs with their waits, and the tail of the run's logs. With
 `include_plotlyjs=True` plotly.js is inlined once per file; "cdn" and False pass through
 to plotly (a smaller file that needs the network, or a page that already has plotly.js).
 """
@@ -13,15 +15,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from . import __version__, _ops
 from .html import (
     _error,
     _load_task_runs,
+    _state_class,
+    _table,
     _try,
     escape,
+    flow_run_body,
     fmt_duration,
     fmt_time,
-    flow_run_body,
+    head_tail,
     log_lines_html,
     state_badge_html,
     stylesheet,
@@ -33,7 +40,7 @@ if TYPE_CHECKING:
     from .logs import LogEntry
     from .views import FlowRunView
 
-__all__ = ["flow_run_report", "write_report", "LOG_TAIL"]
+__all__ = ["flow_run_report", "write_report", "critical_path_html", "LOG_TAIL"]
 
 #: log lines shown per run (the newest ones)
 LOG_TAIL = 150  # +1 probe row stays within the server's 200-row page cap
@@ -54,14 +61,67 @@ def _log_tail(view: FlowRunView, limit: int = LOG_TAIL) -> tuple[list[LogEntry],
     return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
 
 
-def _gantt_html(view: FlowRunView, include_plotlyjs: Any) -> str:
+#: the report's figures follow the page's light or dark background
+FIGURE_THEME = {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+                "font": {"color": "#7b8494"}}
+GRID = {"gridcolor": "rgba(128,128,128,0.22)", "linecolor": "rgba(128,128,128,0.4)"}
+
+
+def _timeline_parts(view: FlowRunView) -> tuple[pd.DataFrame | None, pd.DataFrame | None,
+                                                 str, str]:
+    """The timeline frame (one graph-v2 request) and its critical path, with error blocks."""
+    from .analytics import _run_until, critical_path_from_frame
+
+    frame, frame_error = _try("the timeline", lambda: view.to_dataframe(columns="timeline"))
+    if frame is None:
+        return None, None, frame_error, frame_error
+    path, path_error = _try("the critical path", lambda: critical_path_from_frame(
+        frame, until=_run_until(view), run_start=view.start_time))
+    return frame, path, "", path_error
+
+
+def _gantt_html(view: FlowRunView, include_plotlyjs: Any, frame: pd.DataFrame | None = None,
+                path: pd.DataFrame | None = None) -> str:
     from .gantt import plot_gantt
 
-    figure, error = _try("the timeline", lambda: plot_gantt(view))
-    if figure is None:
+    def figure() -> Any:
+        fig = plot_gantt(view, frame=frame, attempts=True, critical_path=path is None,
+                         **({"critical": path} if path is not None else {}))
+        fig.update_layout(**FIGURE_THEME)
+        fig.update_xaxes(**GRID)
+        fig.update_yaxes(**GRID)
+        return fig
+
+    fig, error = _try("the timeline", figure)
+    if fig is None:
         return error
-    return figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs,
-                          config={"responsive": True, "displaylogo": False})
+    return fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs,
+                       config={"responsive": True, "displaylogo": False})
+
+
+def _span(value: Any) -> str:
+    return escape(fmt_duration(None if pd.isna(value) else value.to_pytimedelta()))
+
+
+def critical_path_html(path: pd.DataFrame) -> str:
+    """The critical path's task runs in order: state, name, start, duration, wait before."""
+    if path.empty:
+        return '<span class="pw-muted">no finished task runs: no critical path</span>'
+    rows = []
+    for step, row in enumerate(path.itertuples(index=False), start=1):
+        state = str(row.state_type)
+        badge = (f'<span class="pw-badge {_state_class(state)}">{escape(state.title())}</span>')
+        start = None if pd.isna(row.start) else row.start.to_pydatetime()
+        rows.append(f'<tr><td class="pw-num">{step}</td><td>{badge}</td><td>{trunc(row.name)}</td>'
+                    f"<td>{escape(fmt_time(start))}</td><td>{_span(row.duration)}</td>"
+                    f"<td>{_span(row.wait_before)}</td></tr>")
+    total = path["duration"].sum() + path["wait_before"].fillna(pd.Timedelta(0)).sum()
+    note = (f'<div class="pw-muted">{len(path):,} task runs; {_span(path["duration"].sum())} '
+            f"running and {_span(path['wait_before'].fillna(pd.Timedelta(0)).sum())} waiting "
+            f"({_span(total)} in all)</div>")
+    head, hidden, tail = head_tail(rows)
+    return note + _table(("step", "state", "task run", "start", "duration", "wait before"),
+                         head, hidden, tail, "steps")
 
 
 def _anchor(view: FlowRunView) -> str:
@@ -74,7 +134,9 @@ def flow_run_section(view: FlowRunView, *, include_plotlyjs: Any = True) -> str:
         task_runs, errors = _load_task_runs(view)
         flow_name, flow_error = _try("the flow", lambda: view.flow.name)
         body = flow_run_body(view, task_runs, flow_name=flow_name, errors=errors + flow_error)
-        gantt = _gantt_html(view, include_plotlyjs)
+        frame, path, frame_error, path_error = _timeline_parts(view)
+        gantt = frame_error or _gantt_html(view, include_plotlyjs, frame, path)
+        critical = path_error if path is None else critical_path_html(path)
         logs, logs_error = _try("the logs", lambda: _log_tail(view))
         if logs is None:
             log_html = logs_error
@@ -86,6 +148,7 @@ def flow_run_section(view: FlowRunView, *, include_plotlyjs: Any = True) -> str:
                                else '<span class="pw-muted">no log lines</span>')
     return (f'<section class="pw-report-section" id="{_anchor(view)}">{body}'
             f'<h3>Timeline</h3><div class="pw-gantt">{gantt}</div>'
+            f'<h3>Critical path</h3><div class="pw-critical-path">{critical}</div>'
             f"<h3>Logs</h3>{log_html}</section>")
 
 

@@ -50,6 +50,7 @@ class FlowRunWidget(anywidget.AnyWidget):
     """A flow run's state, counts and task timeline; live until the run finishes.
 
     `selected_task_run` is the task run clicked in the timeline (a `TaskRunView`).
+    `critical_path=True` (or `show_critical_path()`) highlights the critical path.
     """
 
     _esm = _STATIC / "widget.js"
@@ -61,7 +62,8 @@ class FlowRunWidget(anywidget.AnyWidget):
     state_filter = traitlets.List(traitlets.Unicode()).tag(sync=True)
 
     def __init__(self, flow_run: FlowRunView | str, live: bool = True,
-                 interval: float = 2.0, settle: float = 15.0, **kwargs: Any) -> None:
+                 interval: float = 2.0, settle: float = 15.0, critical_path: bool = False,
+                 **kwargs: Any) -> None:
         if isinstance(flow_run, str):
             flow_run = FlowRunView.from_flow_run_id(flow_run)
         super().__init__(**kwargs)
@@ -75,6 +77,8 @@ class FlowRunWidget(anywidget.AnyWidget):
         self._t0: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._critical = critical_path
+        self._critical_ids: set[str] | None = None  # of a finished run: computed once
         self._load_all()
         self.on_msg(self._on_message)
         if live and not flow_run.state.is_finished():
@@ -118,10 +122,42 @@ class FlowRunWidget(anywidget.AnyWidget):
         frame = self._timeline_frame()
         self._frame = frame
         self._rows = {task_id: i for i, task_id in enumerate(frame.index)}
-        encoded = encode_timeline(_encodable(frame))
+        error = None
+        try:
+            self._encode()
+        except PrefectWidgetsError as exc:  # e.g. a dependency cycle: show the run anyway
+            self._critical = False
+            self._encode()
+            error = f"No critical path: {exc}"
+        self._set_header(error)
+
+    def _encode(self) -> None:
+        mask = self._critical_mask() if self._critical else None
+        encoded = encode_timeline(_encodable(self._frame), highlight=mask)
         self._keys, self._t0 = list(encoded["keys"]), encoded["t0"]
         self.timeline = encoded
-        self._set_header()
+
+    def _critical_mask(self) -> Any:
+        """Rows on the critical path, from the full task-run frame (one paged export):
+        kept for a finished run, computed afresh each time while the run is going."""
+        from .analytics import _run_until, critical_path_from_frame
+
+        ids = self._critical_ids
+        if ids is None:
+            run = self.flow_run
+            path = critical_path_from_frame(self.flow_run.to_dataframe(progress=False),
+                                            until=_run_until(run), run_start=run.start_time)
+            ids = set(path["task_run_id"].astype(str))
+            if run.state.is_finished():
+                self._critical_ids = ids
+        return self._frame.index.astype(str).isin(list(ids))
+
+    def show_critical_path(self, on: bool = True) -> None:
+        """Highlight the critical path's task runs in the timeline (the others are dimmed);
+        `on=False` removes the highlight. While the run is going the path is computed now
+        (one export of its task runs) and not followed by live updates: call again."""
+        self._critical = on
+        self._encode()
 
     def _apply(self, changed: pd.DataFrame) -> None:
         """Merge changed/new rows into the frame and send them to the browser as a patch."""
