@@ -71,6 +71,7 @@ class FlowRunWidget(anywidget.AnyWidget):
         self.interval = interval
         self.settle = settle
         self._settled_by: float | None = None
+        self._synced_at: datetime | None = None  # start of the last successful fetch
         self._rows: dict[str, int] = {}
         self._frame = pd.DataFrame()
         self._keys: list[str] = []
@@ -119,7 +120,9 @@ class FlowRunWidget(anywidget.AnyWidget):
             return ""
 
     def _load_all(self) -> None:
+        started = datetime.now(timezone.utc)
         frame = self._timeline_frame()
+        self._synced_at = started
         self._frame = frame
         self._rows = {task_id: i for i, task_id in enumerate(frame.index)}
         error = None
@@ -181,9 +184,14 @@ class FlowRunWidget(anywidget.AnyWidget):
         Once the flow run is finished, refreshing goes on briefly (`settle` seconds) until
         the server has recorded its task runs' final states, then stops for good.
         """
-        since = datetime.now(timezone.utc) - timedelta(seconds=max(5.0, 3 * self.interval))
+        # Relative to the last successful fetch, not to now: after an outage or a long
+        # back-off, nodes that ended meanwhile must still come back.
+        started = datetime.now(timezone.utc)
+        margin = timedelta(seconds=max(5.0, 3 * self.interval))
+        since = (self._synced_at or started) - margin
         self.flow_run = self.flow_run.get_latest()
         self._apply(self._graph(since))
+        self._synced_at = started
         if self.flow_run.state.is_finished():
             if self._settled_by is None:
                 self._settled_by = time.monotonic() + self.settle
