@@ -22,8 +22,16 @@ from .views import FlowRunView, FlowView, TaskRunView  # noqa: E402
 __all__ = [
     "__version__", "options", "Client", "AsyncClient", "configure", "State",
     "FlowView", "FlowRunView", "TaskRunView", "FlowRunList", "TaskRunList",
-    "LogEntry", "LogList", "watch_flow_run", *_errors_all,
+    "LogEntry", "LogList", "watch_flow_run", "FlowRunWidget", *_errors_all,
 ]
+
+
+def __getattr__(name: str):
+    if name == "FlowRunWidget":  # imported on first use: anywidget is only needed for widgets
+        from .widget import FlowRunWidget
+
+        return FlowRunWidget
+    raise AttributeError(f"module 'prefect_widgets' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython):  # pragma: no cover - thin shim

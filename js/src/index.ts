@@ -172,13 +172,21 @@ function render({ model, el }: RenderProps): () => void {
 
   // theme changes (JupyterLab toggles attributes on <body>; OS scheme changes)
   let themeAttached = el.isConnected;
-  const refreshTheme = () => {
+  const applyTheme = () => {
     const t = readTheme(el);
-    if (t.bg === theme.bg && t.fg === theme.fg && t.dark === theme.dark && t.font === theme.font) return;
+    if (JSON.stringify(t) === JSON.stringify(theme)) return;
     theme = t;
     applyThemeVars(el, theme);
     gantt.setTheme(theme);
     syncHeader();
+  };
+  // JupyterLab flips the theme attribute before the new stylesheet's variables apply:
+  // read now, on the next frame, and once more after the stylesheet has loaded.
+  const themeTimers: ReturnType<typeof setTimeout>[] = [];
+  const refreshTheme = () => {
+    applyTheme();
+    requestAnimationFrame(applyTheme);
+    themeTimers.push(setTimeout(applyTheme, 500));
   };
 
   // size changes + first paint. In JupyterLab `el` is often attached after
@@ -210,6 +218,7 @@ function render({ model, el }: RenderProps): () => void {
     ro.disconnect();
     mo.disconnect();
     mq?.removeEventListener?.("change", refreshTheme);
+    themeTimers.forEach(clearTimeout);
     for (const [ev, cb] of listeners) model.off(ev, cb);
     gantt.destroy();
     el.replaceChildren();

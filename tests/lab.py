@@ -1,0 +1,159 @@
+"""A small harness for browser tests: a private JupyterLab server driven by Playwright.
+
+JupyterLab gets its own runtime, settings and workspace directories (extensions still come
+from `sys.prefix/share/jupyter`), no token, no news pop-up, and exposes `window.jupyterapp`
+so tests can run application commands (theme switch, run a cell) without hunting menus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook of code cells (nbformat 4) with the default Python 3 kernel."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, str(path))
+    return path
+
+
+class JupyterLab:
+    """`jupyter lab` in a subprocess on a free loopback port, rooted at `root`."""
+
+    def __init__(self, root: Path, state: Path, env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.state = state
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = state / "jupyterlab.log"
+
+    def _settings(self) -> Path:
+        settings = self.state / "settings"
+        apputils = settings / "@jupyterlab" / "apputils-extension"
+        apputils.mkdir(parents=True, exist_ok=True)
+        (apputils / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        return settings
+
+    def start(self, timeout: float = 60.0) -> JupyterLab:
+        env = {**self.env,
+               "JUPYTER_RUNTIME_DIR": str(self.state / "runtime"),
+               "JUPYTERLAB_SETTINGS_DIR": str(self._settings()),
+               "JUPYTERLAB_WORKSPACES_DIR": str(self.state / "workspaces"),
+               "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={self.port}", "--IdentityProvider.token=", "--ServerApp.password=",
+               f"--ServerApp.root_dir={self.root}", "--ServerApp.allow_root=True",
+               "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
+        self._log_file = open(self.log, "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log_file,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/api/status", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"jupyter lab did not start in {timeout} s:\n"
+                           f"{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """Stop the server and its kernels (the whole process group we started)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+        self._log_file.close()
+
+    # ---- page helpers
+
+    def open_notebook(self, page: Any, name: str, timeout: float = 60_000) -> None:
+        """Open a notebook and wait until its kernel is idle and every cell is rendered."""
+        import nbformat
+
+        cells = len(nbformat.read(str(self.root / name), as_version=4).cells)
+        page.goto(f"{self.url}/lab/tree/{name}?reset")
+        page.wait_for_selector(".jp-NotebookPanel", timeout=timeout)
+        page.wait_for_function(
+            """(n) => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')
+                        .length === n
+                     && /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')
+                                                  ?.textContent || '')""",
+            arg=cells, timeout=timeout, polling=100)
+
+    def run_all(self, page: Any) -> None:
+        page.locator('#jp-MainMenu .lm-MenuBar-item:has-text("Run")').click()
+        page.locator('li[data-command="runmenu:run-all"]').click()
+
+    def command(self, page: Any, command: str, args: dict[str, Any] | None = None) -> Any:
+        return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)",
+                             [command, args or {}])
+
+    def run_cell(self, page: Any, index: int) -> None:
+        """Make cell `index` of the open notebook active and run it."""
+        page.evaluate("""(i) => { const nb = window.jupyterapp.shell.currentWidget.content;
+                                   nb.activeCellIndex = i; nb.deselectAll(); }""", index)
+        self.command(page, "notebook:run-cell")
+
+    @staticmethod
+    def cell(page: Any, index: int) -> Any:
+        return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index)
+
+    def wait_output(self, page: Any, index: int, pattern: str, timeout: float = 60_000) -> str:
+        """Wait until cell `index`'s output text matches the regex `pattern`; return the text."""
+        page.wait_for_function(
+            """([i, p]) => {
+                 const cell = document.querySelectorAll(
+                   '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')[i];
+                 const out = cell && cell.querySelector('.jp-OutputArea');
+                 return out && new RegExp(p).test(out.innerText);
+               }""", arg=[index, pattern], timeout=timeout, polling=100)
+        return self.cell(page, index).locator(".jp-OutputArea").inner_text()
+
+    def shutdown_kernels(self, page: Any) -> None:
+        """Delete every session (and so its kernel), with the page's XSRF cookie."""
+        cookies = {c["name"]: c["value"] for c in page.context.cookies(self.url)}
+        token = cookies.get("_xsrf", "")
+        with httpx.Client(base_url=self.url, cookies=cookies, timeout=10,
+                          headers={"X-XSRFToken": token}) as http:
+            for session in http.get("/api/sessions").json():
+                http.delete(f"/api/sessions/{session['id']}")
