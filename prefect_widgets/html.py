@@ -90,15 +90,25 @@ def _cut(value: Any, width: int | None = None) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
+MAX_TITLE = 2_000  # characters of a cut value kept in its tooltip
+MAX_FALLBACK = 20_000  # characters of the plain-text fallback
+
+
+def _capped(text: str, limit: int) -> str:
+    """Bound a huge string: the head, then how much was left out."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def trunc(value: Any, width: int | None = None, css: str = "") -> str:
-    """Escaped text cut to `width` (display.max_colwidth); the full value in a title."""
+    """Escaped text cut to `width` (display.max_colwidth); the value (up to 2,000
+    characters) in a title."""
     text = "" if value is None else str(value)
     short = _cut(text, width)
     cls = f' class="{css}"' if css else ""
     if short == text:
         return f"<span{cls}>{escape(text)}</span>" if css else escape(text)
     cls = f' class="pw-trunc {css}"'.rstrip() if css else ' class="pw-trunc"'
-    return f'<span{cls} title="{escape(text)}">{escape(short)}</span>'
+    return f'<span{cls} title="{escape(_capped(text, MAX_TITLE))}">{escape(short)}</span>'
 
 
 def fmt_time(value: datetime | None) -> str:
@@ -143,7 +153,7 @@ def _state_class(state_type: str) -> str:
 
 def state_badge_html(state: State, *, standalone: bool = True) -> str:
     """A coloured badge with the state's name; the message in its title."""
-    title = f' title="{escape(state.message)}"' if state.message else ""
+    title = f' title="{escape(_capped(state.message, MAX_TITLE))}"' if state.message else ""
     badge = (f'<span class="pw-badge {_state_class(state.type)}"{title}>'
              f"{escape(_cut(state.name, 40))}</span>")
     if not standalone:
@@ -213,7 +223,7 @@ def _wrap(body: str, text: str, *, inline: bool = False) -> str:
     """The repr shell: stylesheet, hidden text fallback, body hidden until styles load."""
     tag = "span" if inline else "div"
     return (f'<{tag} class="pw-root"><style>{stylesheet()}</style>'
-            f'<pre class="pw-text-repr-fallback">{escape(text)}</pre>'
+            f'<pre class="pw-text-repr-fallback">{escape(_capped(text, MAX_FALLBACK))}</pre>'
             f'<{tag} class="pw-wrap" style="display:none">{body}</{tag}></{tag}>')
 
 
