@@ -347,8 +347,11 @@ export class Gantt {
     ctx.stroke();
     ctx.fillStyle = theme.muted;
     for (const t of ts) {
-      const x = toPx(sc, t - tl.t0);
-      ctx.fillText(formatTick(t, step, tzOffsetMin(t)), x, AXIS_H / 2);
+      const label = formatTick(t, step, tzOffsetMin(t));
+      const half = ctx.measureText(label).width / 2 + 2;
+      // keep edge labels whole instead of cutting them at the canvas border
+      const x = Math.min(Math.max(toPx(sc, t - tl.t0), half), this.cssW - half);
+      ctx.fillText(label, x, AXIS_H / 2);
     }
   }
 
