@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -26,7 +25,7 @@ def _require_prefect() -> None:
 def run_demo(api_url: str | None = None, output: str | Path = "demo-report.html",
              lab: bool = False, echo=print) -> Path:
     """Run the sample flows against `api_url` (or a throwaway local server) and write a report."""
-    from .samples import DEFAULT, wait_until_recorded
+    from .samples import DEFAULT, run_in_subprocess, wait_until_recorded
     from .server import LocalServer
 
     _require_prefect()
@@ -40,11 +39,7 @@ def run_demo(api_url: str | None = None, output: str | Path = "demo-report.html"
             api_url, env = server.api_url, server.env()
             echo(f"Prefect server ready at {api_url}")
         echo(f"Running {len(DEFAULT)} sample flows: {', '.join(DEFAULT)}...")
-        done = subprocess.run([sys.executable, "-m", "prefect_widgets.samples", *DEFAULT],
-                              env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"The sample flows failed:\n{done.stderr[-3000:]}")
-        runs = json.loads(done.stdout.strip().splitlines()[-1])
+        runs = run_in_subprocess(DEFAULT, env)
         wait_until_recorded(api_url, list(runs.values()))
         path = _report(api_url, runs, Path(output), echo)
         if lab:
@@ -59,8 +54,9 @@ def _report(api_url: str, runs: dict[str, str], output: Path, echo) -> Path:
     with Client(api_url) as client:
         views = {name: FlowRunView.from_flow_run_id(i, client=client) for name, i in runs.items()}
         for name, view in views.items():
+            count = len(view.task_run_ids)
             echo(f"  {name:<10} {view.name:<28} {view.state!r}  "
-                 f"{len(view.task_run_ids)} task runs")
+                 f"{count} task run{'' if count == 1 else 's'}")
         from .report import write_report
 
         path = write_report(list(views.values()), output)
@@ -83,7 +79,7 @@ def connect_or_start(samples: bool = True, echo=print) -> str:
     (stopped when the kernel exits) with the sample flows run into it."""
     import atexit
 
-    from .samples import DEFAULT, wait_until_recorded
+    from .samples import DEFAULT, run_in_subprocess, wait_until_recorded
     from .server import LocalServer
     from .settings import configure
 
@@ -96,10 +92,7 @@ def connect_or_start(samples: bool = True, echo=print) -> str:
     os.environ["PREFECT_API_URL"] = server.api_url
     configure(api_url=server.api_url)
     if samples:
-        done = subprocess.run([sys.executable, "-m", "prefect_widgets.samples", *DEFAULT],
-                              env=server.env(), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"The sample flows failed:\n{done.stderr[-3000:]}")
-        wait_until_recorded(server.api_url, list(json.loads(done.stdout.splitlines()[-1]).values()))
+        runs = run_in_subprocess(DEFAULT, server.env())
+        wait_until_recorded(server.api_url, list(runs.values()))
     echo(f"Prefect server ready at {server.api_url}")
     return server.api_url

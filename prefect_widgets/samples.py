@@ -146,6 +146,19 @@ def run_samples(names: list[str]) -> dict[str, str]:
     return ids
 
 
+def run_in_subprocess(names: list[str], env: dict[str, str],
+                      timeout: float | None = None) -> dict[str, str]:
+    """Run samples in a fresh Python process (Prefect stays out of this one): name -> run id."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "prefect_widgets.samples", *names], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"The sample flows failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 DEFAULT = ["hello", "failing", "retrying", "mapped", "subflow", "persisted", "diamond", "slow"]
 
 

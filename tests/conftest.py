@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import pytest
 
 import prefect_widgets
 from prefect_widgets.client import Client
-from prefect_widgets.samples import wait_until_recorded
+from prefect_widgets.samples import run_in_subprocess, wait_until_recorded
 from prefect_widgets.server import LocalServer
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -37,11 +34,7 @@ class PrefectServer:
         return self.server.env()
 
     def run_flows(self, *names: str) -> dict[str, str]:
-        out = subprocess.run([sys.executable, "-m", "prefect_widgets.samples", *names],
-                             env=self.env(), capture_output=True, text=True, timeout=300)
-        if out.returncode != 0:
-            raise RuntimeError(f"sample flows failed:\n{out.stderr[-4000:]}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_in_subprocess(list(names), self.env(), timeout=300)
 
 
 @pytest.fixture(scope="session")
