@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +159,34 @@ class JupyterLab:
                           headers={"X-XSRFToken": token}) as http:
             for session in http.get("/api/sessions").json():
                 http.delete(f"/api/sessions/{session['id']}")
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def lab_page(browser: Any, lab: JupyterLab, artifacts: Path, height: int) -> Iterator[Any]:
+    """A fresh page that records JS errors in `page.errors`; kernels shut down afterwards."""
+    artifacts.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    try:
+        yield page
+    finally:
+        try:
+            lab.shutdown_kernels(page)
+        finally:
+            context.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lab import CHROMIUM, CHROMIUM_ARGS, JupyterLab, write_notebook
+from lab import CHROMIUM, JupyterLab, chromium_browser, lab_page, write_notebook
 
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE, wait_until_recorded
 
@@ -49,30 +49,14 @@ def lab(prefect_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(lab):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture
 def page(browser, lab):
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    try:
+    with lab_page(browser, lab, ARTIFACTS, height=900) as page:
         yield page
-    finally:
-        try:
-            lab.shutdown_kernels(page)
-        finally:
-            context.close()
 
 
 def _open_and_run(lab: JupyterLab, page, name: str, cells: list[str]) -> float:
