@@ -341,6 +341,17 @@ def _duration_cell(value: float | None) -> str:
     return human_duration(value)
 
 
+def _state_column(out: Any, records: list[dict[str, Any]]) -> Any:
+    """The STATE column: a coloured badge in tables, the plain state type elsewhere."""
+    from ._cli_output import Column
+
+    if not out.is_table:
+        return Column("state_type", "STATE")
+    for record in records:
+        record["_state"] = record
+    return Column("_state", "STATE", table=_state_cell_from, min_width=9)
+
+
 def _state_cell_from(record: dict[str, Any]) -> Any:
     from ._cli_output import state_text
 
@@ -378,11 +389,7 @@ def flow_run_ls(
     names = _flow_names(state, {run.flow_id for run in runs})
     records = [_flow_run_record(run, names.get(run.flow_id)) for run in runs]
     out = state.out(output)
-    state_column = Column("state_type", "STATE")
-    if out.is_table:
-        for record in records:
-            record["_state"] = record
-        state_column = Column("_state", "STATE", table=_state_cell_from, min_width=9)
+    state_column = _state_column(out, records)
     out.rows([
         Column("flow_run_id", "ID", min_width=36),
         Column("flow_name", "FLOW", max_width=30, min_width=8, wrap=True),
@@ -530,11 +537,7 @@ def task_run_ls(
                               limit=_limit(limit), client=state.client())
     records = [_task_run_record(t) for t in tasks]
     out = state.out(output)
-    state_column = Column("state_type", "STATE")
-    if out.is_table:
-        for record in records:
-            record["_state"] = record
-        state_column = Column("_state", "STATE", table=_state_cell_from, min_width=9)
+    state_column = _state_column(out, records)
     out.rows([
         Column("task_run_id", "ID", min_width=36),
         Column("name", "NAME", max_width=40, min_width=8, wrap=True),
