@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import pandas as pd
 import traitlets
 
@@ -63,7 +64,7 @@ class FlowRunWidget(anywidget.AnyWidget):
 
     def __init__(self, flow_run: FlowRunView | str, live: bool = True,
                  interval: float = 2.0, settle: float = 15.0, critical_path: bool = False,
-                 **kwargs: Any) -> None:
+                 attempts: bool = False, **kwargs: Any) -> None:
         if isinstance(flow_run, str):
             flow_run = FlowRunView.from_flow_run_id(flow_run)
         super().__init__(**kwargs)
@@ -80,6 +81,8 @@ class FlowRunWidget(anywidget.AnyWidget):
         self._thread: threading.Thread | None = None
         self._critical = critical_path
         self._critical_ids: set[str] | None = None  # of a finished run: computed once
+        self._attempts = attempts
+        self._gaps: list[tuple[str, Any, Any]] | None = None  # (task run id, gap start, end)
         self._load_all()
         self.on_msg(self._on_message)
         if live and not flow_run.state.is_finished():
@@ -138,7 +141,38 @@ class FlowRunWidget(anywidget.AnyWidget):
         mask = self._critical_mask() if self._critical else None
         encoded = encode_timeline(_encodable(self._frame), highlight=mask)
         self._keys, self._t0 = list(encoded["keys"]), encoded["t0"]
+        if self._attempts:
+            encoded["gaps"] = self._encoded_gaps(encoded["t0"])
         self.timeline = encoded
+
+    def _encoded_gaps(self, t0: float) -> dict[str, Any]:
+        """The idle time between a retried task run's attempts, as binary columns:
+        `row` (int32 timeline row), `start`/`end` (float32 ms offsets from t0)."""
+        from .analytics import attempts_frame
+
+        if self._gaps is None:
+            attempts = attempts_frame(self.flow_run).sort_values(["task_run_id", "attempt"])
+            gaps = []
+            for task_id, group in attempts.groupby("task_run_id", sort=False):
+                ends, starts = group["end"].iloc[:-1], group["start"].iloc[1:]
+                gaps += [(str(task_id), e, s) for e, s in zip(ends, starts)
+                         if pd.notna(e) and pd.notna(s) and s > e]
+            self._gaps = gaps
+        known = [(self._rows[t], e, s) for t, e, s in self._gaps if t in self._rows]
+        return {
+            "n": len(known),
+            "row": memoryview(np.array([r for r, _, _ in known], dtype="<i4")),
+            "start": memoryview(np.array([e.timestamp() * 1000 - t0 for _, e, _ in known],
+                                         dtype="<f4")),
+            "end": memoryview(np.array([s.timestamp() * 1000 - t0 for _, _, s in known],
+                                       dtype="<f4")),
+        }
+
+    def show_attempts(self, on: bool = True) -> None:
+        """Cut the idle time between attempts out of retried task runs' bars (their state
+        histories are read once, only for task runs that ran more than once)."""
+        self._attempts = on
+        self._encode()
 
     def _critical_mask(self) -> Any:
         """Rows on the critical path, from the full task-run frame (one paged export):

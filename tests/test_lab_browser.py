@@ -327,3 +327,14 @@ def test_html_repr_in_lab_and_standalone_report(lab, page, runs, tmp_path):
     standalone.screenshot(path=str(ARTIFACTS / "lab-report.png"))
     standalone.close()
     assert page.errors == []
+
+
+def test_retried_task_shows_its_attempts_in_the_widget(lab, page, runs):
+    cell = ("from prefect_widgets import FlowRunWidget\n"
+            f"w = FlowRunWidget({runs['retrying']!r}, live=False, attempts=True)\nw")
+    _open_and_run(lab, page, "attempts.ipynb", [cell])
+    data = _wait_rendered(page)
+    assert data["bars"] == "1", data
+    assert data["gaps"] == "2", data  # three attempts of flaky_download, two idle gaps cut out
+    page.locator(WIDGET).screenshot(path=str(ARTIFACTS / "lab-widget-attempts.png"))
+    assert page.errors == []

@@ -105,3 +105,27 @@ def test_close_stops_polling(runs):
 def _no_stray_threads():
     yield
     assert not [t for t in threading.enumerate() if t.name == "prefect-widgets-poll"]
+
+
+def test_attempts_cut_the_idle_time_between_retries(runs):
+    from prefect_widgets.analytics import attempts_frame
+
+    view = FlowRunView.from_flow_run_id(runs["retrying"])
+    widget = FlowRunWidget(view, live=False)
+    assert "gaps" not in widget.timeline
+    widget.show_attempts()
+    gaps = widget.timeline["gaps"]
+    assert gaps["n"] == 2  # three attempts, two gaps
+    rows = np.frombuffer(bytes(gaps["row"]), dtype="<i4")
+    start = np.frombuffer(bytes(gaps["start"]), dtype="<f4")
+    end = np.frombuffer(bytes(gaps["end"]), dtype="<f4")
+    assert set(rows.tolist()) == {0}
+    assert ((end - start) >= 900).all()  # retry_delay_seconds=1
+    decoded = decode_timeline(widget.timeline)
+    assert (start >= decoded["start"][0]).all() and (end <= decoded["end"][0] + 1).all()
+    attempts = attempts_frame(view)
+    t0 = widget.timeline["t0"]
+    expected = sorted(a.timestamp() * 1000 - t0 for a in attempts["end"].iloc[:-1])
+    assert np.allclose(sorted(start.tolist()), expected, atol=1)
+    widget.show_attempts(False)
+    assert "gaps" not in widget.timeline

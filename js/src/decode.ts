@@ -30,6 +30,8 @@ export interface Timeline {
   runCount: Uint16Array;
   /** 1 = on the critical path; null when not provided */
   highlight: Uint8Array | null;
+  /** bar index -> flat [start, end, start, end, ...] offsets of idle time between attempts */
+  gaps?: Map<number, number[]> | null;
 }
 
 export class DecodeError extends Error {
@@ -168,8 +170,28 @@ export function decodeTimeline(raw: unknown): Timeline {
     mapIndex: decodeIntInto(r.map_index as BufferLike, n, new Int32Array(n), true, -1, "timeline.map_index"),
     runCount: decodeIntInto(r.run_count as BufferLike, n, new Uint16Array(n), false, 0, "timeline.run_count"),
     highlight: r.highlight == null ? null : decodeIntInto(r.highlight as BufferLike, n, new Uint8Array(n), false, 0, "timeline.highlight"),
+    gaps: decodeGaps(r.gaps),
   };
   return tl;
+}
+
+/** Optional `timeline.gaps` ({n, row int32, start/end float32}) grouped by bar index. */
+export function decodeGaps(raw: unknown): Map<number, number[]> | null {
+  if (raw == null || typeof raw !== "object") return null;
+  const g = raw as Record<string, unknown>;
+  const m = Number(g.n ?? 0);
+  if (!Number.isInteger(m) || m <= 0) return null;
+  const rows = decodeIntInto(g.row as BufferLike, m, new Int32Array(m), true, -1, "timeline.gaps.row");
+  const start = decodeFloat32(g.start as BufferLike, m, m, "timeline.gaps.start");
+  const end = decodeFloat32(g.end as BufferLike, m, m, "timeline.gaps.end");
+  const out = new Map<number, number[]>();
+  for (let k = 0; k < m; k++) {
+    if (rows[k] < 0) continue;
+    const list = out.get(rows[k]) ?? [];
+    list.push(start[k], end[k]);
+    out.set(rows[k], list);
+  }
+  return out;
 }
 
 /** Tooltip label: keys[key[i]] + "[map_index]" when mapped. */

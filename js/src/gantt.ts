@@ -40,7 +40,7 @@ const DRAG_THRESHOLD = 3;
 export interface GanttOptions {
   onSelect: (index: number) => void;
   /** called after each frame with stats */
-  onFrame?: (bars: number, ms: number) => void;
+  onFrame?: (bars: number, ms: number, gaps: number) => void;
 }
 
 function tzOffsetMin(ms: number): number {
@@ -91,6 +91,8 @@ export class Gantt {
   private labelFont = "";
 
   lastBars = 0;
+  /** attempt gaps cut out of bars in the last frame (for tests) */
+  lastGaps = 0;
   lastDrawMs = 0;
   frames = 0;
 
@@ -282,6 +284,7 @@ export class Gantt {
     this.drawAxis(sc, plotW);
 
     let bars = 0;
+    this.lastGaps = 0;
     if (this.packing.placed > 0) {
       bars = this.countVisible(sc, now);
       if (bars <= VECTOR_MAX_BARS && this.rowH >= 3) this.drawVector(sc, now);
@@ -298,7 +301,7 @@ export class Gantt {
     this.lastBars = bars;
     this.lastDrawMs = performance.now() - t_start;
     this.frames++;
-    this.opts.onFrame?.(bars, this.lastDrawMs);
+    this.opts.onFrame?.(bars, this.lastDrawMs, this.lastGaps);
     return true;
   }
 
@@ -402,6 +405,19 @@ export class Gantt {
           ctx.fill();
         } else {
           ctx.fillRect(x0, y, w, barH);
+        }
+        const gaps = tl.gaps?.get(i);
+        if (gaps) {
+          // retries: the idle time between attempts is cut out of the bar
+          ctx.fillStyle = theme.bg;
+          for (let g = 0; g < gaps.length; g += 2) {
+            const gx0 = toPx(sc, gaps[g]);
+            const gx1 = toPx(sc, gaps[g + 1]);
+            if (gx1 - gx0 >= 1) {
+              ctx.fillRect(gx0, y - 1, gx1 - gx0, barH + 2);
+              this.lastGaps++;
+            }
+          }
         }
         if (showLabels && w > 30) {
           const label = labelOf(tl, i);

@@ -77,8 +77,9 @@ function render({ model, el }: RenderProps): () => void {
 
   const gantt = new Gantt(theme, {
     onSelect: (i) => select(i, true),
-    onFrame: (bars, ms) => {
+    onFrame: (bars, ms, gaps) => {
       el.dataset.bars = String(bars);
+      el.dataset.gaps = String(gaps);
       el.dataset.drawMs = ms.toFixed(2);
       el.dataset.rendered = "1";
     },
@@ -225,6 +226,7 @@ function render({ model, el }: RenderProps): () => void {
     el.classList.remove("pw-widget", "pw-dark");
     delete el.dataset.rendered;
     delete el.dataset.bars;
+    delete el.dataset.gaps;
     delete el.dataset.drawMs;
   };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   DecodeError,
   decodeFloat32,
+  decodeGaps,
   decodeIntInto,
   decodeTimeline,
   effectiveEnd,
@@ -164,5 +165,22 @@ describe("decodeTimeline", () => {
     expect(extentOf(tl, 500, new Uint8Array([1, 0, 0, 1]))).toEqual([0, 80]);
     expect(extentOf(decodeTimeline({ ...sampleRaw(), n: 1, start: new DataView(le("f32", [NaN]).buffer),
       end: new DataView(le("f32", [NaN]).buffer), state: null, key: null, map_index: null, run_count: null }), 0)).toBeNull();
+  });
+});
+
+describe("decodeGaps", () => {
+  it("groups the idle time between attempts by bar index", () => {
+    const row = new DataView(new Int32Array([3, 3, 0]).buffer);
+    const start = new DataView(new Float32Array([10, 30, 5]).buffer);
+    const end = new DataView(new Float32Array([20, 40, 6]).buffer);
+    const gaps = decodeGaps({ n: 3, row, start, end })!;
+    expect(gaps.get(3)).toEqual([10, 20, 30, 40]);
+    expect(gaps.get(0)).toEqual([5, 6]);
+    expect(gaps.has(1)).toBe(false);
+  });
+
+  it("is null when absent or empty", () => {
+    expect(decodeGaps(null)).toBeNull();
+    expect(decodeGaps({ n: 0 })).toBeNull();
   });
 });
