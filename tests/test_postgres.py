@@ -26,6 +26,7 @@ import time
 
 import httpx
 import pytest
+from conftest import CountingTransport
 from pg import PostgresCluster, PostgresUnavailable
 
 from prefect_widgets import AmbiguousTaskRun, Client, FlowRunView, NotFound, TaskRunView
@@ -34,16 +35,6 @@ from prefect_widgets.samples import MAPPED_SIZE, wait_until_recorded
 from prefect_widgets.server import LocalServer
 
 SAMPLES = ["hello", "failing", "retrying", "mapped", "subflow"]
-
-
-class CountingTransport(httpx.HTTPTransport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return super().handle_request(request)
 
 
 @pytest.fixture(scope="module")
