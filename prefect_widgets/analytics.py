@@ -1,11 +1,12 @@
 """Run analytics: attempts, critical path, per-task statistics, concurrency and run trends.
 
-Everything reads `FlowRunView.to_dataframe()` (one paged export, no request per task run),
-and each function has a `*_from_frame` twin that takes such a frame directly (also the
-fast `to_dataframe(columns="timeline")` frame where the columns suffice). Extra requests:
+Everything reads the view's run data (`FlowRunView.data`: one paged export per snapshot,
+no request per task run), and each function has a `*_from_frame` twin that takes a
+task-run frame directly (the full or the timeline frame). Extra requests:
 
 * `attempts_frame`: one `GET /task_run_states/` per task run that was retried
-  (`run_count > 1` or a Retrying / AwaitingRetry state), a few in flight at a time;
+  (`run_count > 1` or a Retrying / AwaitingRetry state), a few in flight at a time, read
+  once per snapshot;
 * `runs_summary`: one `POST /task_runs/count` per flow run (`task_counts=False`: none);
 * `compare_runs`: two exports, one per run.
 
@@ -25,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from . import _ops
-from ._parse import parse_datetime
 from .client import Client, get_client
-from .dataframes import SPAN, STATE_DTYPE, TIME
 from .errors import BadResponse, InvalidRequest
-from .states import STATE_TYPES
+from .records import SPAN, STATE_DTYPE, TIME, states_from_json
+from .rundata import RunData
+from .states import STATE_TYPES, State
 
 if TYPE_CHECKING:
     from .queries import FlowRunList
@@ -64,8 +65,8 @@ class DependencyCycle(BadResponse):
 def _frame_of(source: Any) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source
-    if hasattr(source, "to_dataframe"):
-        return source.to_dataframe()
+    if isinstance(getattr(source, "data", None), RunData):
+        return source.data.tasks()
     raise InvalidRequest(f"Expected a FlowRunView or a task-run DataFrame, got "
                          f"{type(source).__name__}.")
 
@@ -127,8 +128,8 @@ def _empty(columns: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
-def split_attempts(states: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Split one task run's state history (JSON rows, any order) into attempts.
+def split_attempts(states: Sequence[State | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Split one task run's state history (`State`s or JSON rows, any order) into attempts.
 
     Each Running state opens an attempt; the next non-Running state (Completed, Failed,
     AwaitingRetry, ...) closes it and is its outcome. A Running right after another Running
@@ -136,20 +137,14 @@ def split_attempts(states: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     no end and the Running state as its outcome. Returns dicts with `start`, `end` (aware
     datetimes or None), `state_type`, `state_name`, `message`.
     """
-    dated = []
-    for row in states:
-        if not isinstance(row, Mapping):
-            raise BadResponse("A task run state from the server is not a JSON object.")
-        stamp = parse_datetime(row.get("timestamp"))
-        if stamp is not None:
-            dated.append((stamp, row))
-    dated.sort(key=lambda item: item[0])
+    history = [s if isinstance(s, State) else states_from_json([s])[0] for s in states]
     attempts: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
-    for stamp, row in dated:
-        type_ = str(row.get("type") or "PENDING").upper()
-        outcome = {"end": stamp, "state_type": type_, "state_name": row.get("name") or
-                   type_.title(), "message": row.get("message") or None}
+    for state in sorted((s for s in history if s.timestamp is not None),
+                        key=lambda s: s.timestamp):
+        stamp, type_ = state.timestamp, state.type
+        outcome = {"end": stamp, "state_type": type_, "state_name": state.name,
+                   "message": state.message}
         if current is not None:
             current.update(outcome)
             current = None
@@ -165,8 +160,8 @@ def _needs_history(frame: pd.DataFrame) -> pd.Series:
 
 
 def attempts_from_frame(frame: pd.DataFrame,
-                        histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-                        ) -> pd.DataFrame:
+                        histories: Mapping[str, Sequence[State | Mapping[str, Any]]] | None
+                        = None) -> pd.DataFrame:
     """One row per attempt: task runs in `histories` (id → state JSON rows) are split with
     `split_attempts`; every other started task run is one attempt taken from its frame row.
 
@@ -254,31 +249,20 @@ def attempts_from_frame(frame: pd.DataFrame,
     return out.iloc[order].reset_index(drop=True).astype(ATTEMPT_COLUMNS)
 
 
-def _fetch_histories(client: Client, ids: list[str], max_workers: int) -> dict[str, list]:
-    def read(task_run_id: str) -> list:
-        return client.run(_ops.get_list("/task_run_states/", {"task_run_id": task_run_id}))
-
-    if not ids:
-        return {}
-    if len(ids) == 1 or max_workers <= 1:
-        return {i: read(i) for i in ids}
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(ids))) as pool:
-        return dict(zip(ids, pool.map(read, ids)))
-
-
 def attempts_frame(flow_run: FlowRunView | pd.DataFrame, *, client: Client | None = None,
                    max_workers: int = 4) -> pd.DataFrame:
     """One row per task-run attempt of a run (`FlowRunView.attempts_dataframe()`).
 
     Retried task runs get their state history read (one request each, `max_workers` in
-    flight); all others come from the task-run frame with no extra request.
+    flight, once per snapshot); all others come from the task-run frame with no request.
+    A frame needs `client=` (or the default client) for the histories.
     """
     frame = _frame_of(flow_run)
-    if client is None and not isinstance(flow_run, pd.DataFrame):
-        client = flow_run.client
     ids = frame.index[_needs_history(frame).to_numpy()].astype(str).tolist()
-    histories = _fetch_histories(get_client(client), ids, max_workers)
-    return attempts_from_frame(frame, histories)
+    data = getattr(flow_run, "data", None)
+    if not isinstance(data, RunData):
+        data = RunData("", get_client(client))
+    return attempts_from_frame(frame, data.histories(ids, max_workers))
 
 
 # --------------------------------------------------------------------------- critical path
@@ -406,7 +390,7 @@ def critical_path(flow_run: FlowRunView | pd.DataFrame) -> pd.DataFrame:
     """`FlowRunView.critical_path()`: see `critical_path_from_frame` (one export, no more)."""
     if isinstance(flow_run, pd.DataFrame):
         return critical_path_from_frame(flow_run)
-    return critical_path_from_frame(flow_run.to_dataframe(), until=_run_until(flow_run),
+    return critical_path_from_frame(flow_run.data.tasks(), until=_run_until(flow_run),
                                     run_start=flow_run.start_time)
 
 
@@ -462,7 +446,7 @@ def task_stats(flow_run: FlowRunView | pd.DataFrame) -> pd.DataFrame:
     """`FlowRunView.task_stats()`; `share` is relative to the flow run's wall time."""
     if isinstance(flow_run, pd.DataFrame):
         return task_stats_from_frame(flow_run)
-    return task_stats_from_frame(flow_run.to_dataframe(), wall_time=flow_run.duration)
+    return task_stats_from_frame(flow_run.data.tasks(), wall_time=flow_run.duration)
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -491,8 +475,7 @@ def concurrency(flow_run: FlowRunView | pd.DataFrame) -> pd.DataFrame:
     """`FlowRunView.concurrency()`; running task runs count until the run's end or now."""
     if isinstance(flow_run, pd.DataFrame):
         return concurrency_from_frame(flow_run)
-    return concurrency_from_frame(flow_run.to_dataframe(columns="timeline"),
-                                  until=_run_until(flow_run))
+    return concurrency_from_frame(flow_run.data.tasks(), until=_run_until(flow_run))
 
 
 def plot_concurrency(flow_run: FlowRunView | pd.DataFrame, *, series: pd.DataFrame | None = None

@@ -27,13 +27,11 @@ from .states import STATE_TYPES
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from .views import FlowRunView, TaskRunView
+    from .views import FlowRunView
 
 __all__ = ["plot_gantt", "gantt_figure", "pack_lanes", "WEBGL_THRESHOLD"]
 
 WEBGL_THRESHOLD = 1000
-#: fetch full task-run records for the retries in the hover up to this many task runs
-RETRIES_FETCH_LIMIT = 2000
 COLOR_BY = ("state", "task_name")
 GROUP_BY = (None, "task_name", "state")
 QUALITATIVE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
@@ -184,7 +182,7 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
     retries = np.array([run_counts.get(i, 0) - 1 if i in run_counts else np.nan for i in ids],
                        dtype="float64")
     retries = np.maximum(retries, 0, where=~np.isnan(retries), out=retries)
-    text = np.array([("subflow run " if kinds[i] == "flow-run" else "") + _esc(names[i])
+    text = np.array([("subflow run " if kinds[i] == "subflow-run" else "") + _esc(names[i])
                      + (" (no end time)" if open_ended[i] and states[i] != "RUNNING" else "")
                      for i in range(n)], dtype=object)
     group_of = states if color_by == "state" else task_names
@@ -416,45 +414,7 @@ def gantt_figure(frame: pd.DataFrame, *, color_by: str = "state", group_by: str 
     return fig
 
 
-def _task_views(flow_run: FlowRunView, size: int, fetch: bool) -> dict[str, TaskRunView]:
-    """The view's task runs by id: the cached ones, all fetched once (one paged request)
-    for runs of up to `RETRIES_FETCH_LIMIT` task runs when `fetch`."""
-    cached = dict(flow_run._cache.task_runs)
-    cached.update({t.task_run_id: t for t in flow_run._cache.values.get("html_task_runs") or ()})
-    if fetch and len(cached) < size <= RETRIES_FETCH_LIMIT:
-        try:
-            views = flow_run._cached("html_task_runs", flow_run.get_all_task_runs)
-            cached.update({t.task_run_id: t for t in views})
-        except Exception:  # the hover then says "retries: —"; the bars do not need it
-            pass
-    return cached
-
-
-def _run_counts(flow_run: FlowRunView, size: int, fetch: bool) -> dict[str, int]:
-    return {i: view.run_count for i, view in _task_views(flow_run, size, fetch).items()}
-
-
 ATTEMPT_SOURCE = ("expected_start_time", "state_name", "state_message", "run_count")
-
-
-def _attempt_source(frame: pd.DataFrame, views: dict[str, TaskRunView]) -> pd.DataFrame | None:
-    """A frame `analytics.attempts_frame` accepts: the full task-run frame as is, or the
-    timeline frame's task runs completed from the (already fetched) task-run views."""
-    if all(c in frame.columns for c in ATTEMPT_SOURCE):
-        return frame
-    rows = [i for i in frame.index.astype(str) if i in views]
-    if not rows:
-        return None
-    source = frame.loc[rows, ["name", "task_name", "start_time", "end_time", "state_type"]].copy()
-    picked = [views[i] for i in rows]
-    expected = pd.Series([v.expected_start_time for v in picked], index=source.index,
-                         dtype="object")
-    source["expected_start_time"] = pd.to_datetime(expected, utc=True).astype(
-        "datetime64[ns, UTC]")
-    source["state_name"] = pd.Categorical([v.state.name for v in picked])
-    source["state_message"] = [v.state.message for v in picked]
-    source["run_count"] = np.array([v.run_count for v in picked], dtype="int64")
-    return source
 
 
 def plot_gantt(flow_run: FlowRunView | pd.DataFrame, color_by: str = "state",
@@ -464,43 +424,36 @@ def plot_gantt(flow_run: FlowRunView | pd.DataFrame, color_by: str = "state",
     """One bar per task run (and subflow run) of `flow_run`, coloured by state.
 
     `group_by=None` packs bars into rows so concurrent runs never overlap;
-    `group_by="task_name"` gives one row per task. Retries in the hover come from the
-    view's cached task runs, fetched once for runs of up to 2,000 task runs
-    (`fetch_retries=False` skips that). A timeline DataFrame may be passed instead of a view.
+    `group_by="task_name"` gives one row per task. Bars, retries and the critical path all
+    come from the view's run data (one export per snapshot, shared with its other
+    displays). A timeline or task-run DataFrame may be passed instead of a view.
+    `fetch_retries` is ignored (kept for compatibility): retries come with the run data.
 
     `attempts=True` draws each attempt of a retried task run as its own segment and the
-    queued lead-in before each bar (where the task-run records are at hand: the full frame,
-    or the fetched task runs). Only task runs that ran more than once cost a request (their
-    state history). `critical_path=True` outlines the critical path and dims the rest.
-    Other keywords go to `gantt_figure` (`now=`, `title=`, `webgl=`, `height=`).
+    queued lead-in before each bar; only task runs that ran more than once cost a request
+    (their state history, once per snapshot). `critical_path=True` outlines the critical
+    path and dims the rest. Other keywords go to `gantt_figure` (`now=`, `title=`,
+    `webgl=`, `height=`).
     """
+    from .analytics import _run_until, attempts_frame, critical_path_from_frame
+
     notes: list[str] = []
     view: FlowRunView | None = None
     if isinstance(flow_run, pd.DataFrame):
         frame = flow_run
-        counts = ({str(i): int(c) for i, c in zip(frame.index, frame["run_count"])}
-                  if "run_count" in frame.columns else None)
-        task_views: dict[str, TaskRunView] = {}
     else:
         view = flow_run
         if frame is None:
-            frame = view.to_dataframe(columns="timeline")
-        task_views = _task_views(view, len(frame), fetch_retries)
-        counts = {i: v.run_count for i, v in task_views.items()}
+            frame = view.data.timeline()
         kwargs.setdefault("title", f"{view.name} — {view.state.name}")
-    if attempts and "attempts" not in kwargs:
-        from .analytics import attempts_frame
-
-        source = _attempt_source(frame, task_views)
-        if source is not None:
-            try:
-                kwargs["attempts"] = attempts_frame(
-                    source, client=view.client if view is not None else None)
-            except PrefectWidgetsError as exc:
-                notes.append(f"retry attempts unavailable: {exc}")
+    counts = ({str(i): int(c) for i, c in zip(frame.index, frame["run_count"])}
+              if "run_count" in frame.columns else None)
+    if attempts and "attempts" not in kwargs and all(c in frame.columns for c in ATTEMPT_SOURCE):
+        try:
+            kwargs["attempts"] = attempts_frame(view if view is not None else frame)
+        except PrefectWidgetsError as exc:
+            notes.append(f"retry attempts unavailable: {exc}")
     if critical_path and "critical" not in kwargs:
-        from .analytics import _run_until, critical_path_from_frame
-
         try:
             kwargs["critical"] = (critical_path_from_frame(frame) if view is None else
                                   critical_path_from_frame(frame, until=_run_until(view),

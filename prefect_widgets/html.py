@@ -330,7 +330,7 @@ def _flow_name(view: FlowRunView) -> tuple[str | None, str]:
 
 def _load_task_runs(view: FlowRunView) -> tuple[list[TaskRunView] | None, str]:
     """The run's task runs, fetched once per view (one paged request) and kept with it."""
-    return _try("the task runs", lambda: view._cached("html_task_runs", view.get_all_task_runs))
+    return _try("the task runs", view.task_runs)
 
 
 def flow_run_text(view: FlowRunView, task_runs: Sequence[TaskRunView] | None,
@@ -418,12 +418,12 @@ def flow_run_html(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = N
     if task_runs is None and fetch:
         task_runs, errors = _load_task_runs(view)
     elif task_runs is None:
-        task_runs = view._cache.values.get("html_task_runs")
+        task_runs = view.data.peek("task_views")
     flow_name, flow_error = None, ""
     if fetch:
         flow_name, flow_error = _flow_name(view)
-    elif "flow" in view._cache.values:
-        flow_name = view._cache.values["flow"].name
+    elif view.data.holds("flow"):
+        flow_name = view.data.peek("flow").name
     body = flow_run_body(view, task_runs, flow_name=flow_name, errors=errors + flow_error)
     return _wrap(body, flow_run_text(view, task_runs, flow_name))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import __version__, _ops
+from . import __version__
 from .html import (
     _cut,
     _error,
@@ -38,7 +38,6 @@ from .html import (
 from .options import option_context
 
 if TYPE_CHECKING:
-    from .logs import LogEntry
     from .views import FlowRunView
 
 __all__ = ["flow_run_report", "write_report", "critical_path_html", "LOG_TAIL"]
@@ -48,18 +47,6 @@ LOG_TAIL = 150  # +1 probe row stays within the server's 200-row page cap
 #: table bounds in reports (the notebook repr uses `prefect_widgets.options.display`)
 REPORT_OPTIONS = ("display.max_rows", 60, "display.min_rows", 40, "display.max_failed", 200,
                   "display.max_colwidth", 120, "display.max_items", 50)
-
-
-def _log_tail(view: FlowRunView, limit: int = LOG_TAIL) -> tuple[list[LogEntry], bool]:
-    """The newest `limit` log lines (oldest first), and whether older ones exist: one request."""
-    from .client import get_client
-    from .logs import LogEntry, log_filter
-
-    client = get_client(view.client)
-    body = {**log_filter(flow_run_id=view.flow_run_id), "sort": "TIMESTAMP_DESC",
-            "limit": limit + 1, "offset": 0}
-    rows = client.run(_ops.filter_page("/logs/filter", body))
-    return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
 
 
 #: the report's figures follow the page's light or dark background
@@ -73,7 +60,7 @@ def _timeline_parts(view: FlowRunView) -> tuple[pd.DataFrame | None, pd.DataFram
     """The timeline frame (one graph-v2 request) and its critical path, with error blocks."""
     from .analytics import _run_until, critical_path_from_frame
 
-    frame, frame_error = _try("the timeline", lambda: view.to_dataframe(columns="timeline"))
+    frame, frame_error = _try("the timeline", view.data.timeline)
     if frame is None:
         return None, None, frame_error, frame_error
     path, path_error = _try("the critical path", lambda: critical_path_from_frame(
@@ -138,7 +125,7 @@ def flow_run_section(view: FlowRunView, *, include_plotlyjs: Any = True) -> str:
         frame, path, frame_error, path_error = _timeline_parts(view)
         gantt = frame_error or _gantt_html(view, include_plotlyjs, frame, path)
         critical = path_error if path is None else critical_path_html(path)
-        logs, logs_error = _try("the logs", lambda: _log_tail(view))
+        logs, logs_error = _try("the logs", lambda: view.data.log_tail(LOG_TAIL))
         if logs is None:
             log_html = logs_error
         else:

@@ -12,9 +12,22 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import _ops
-from ._parse import check_uuid, parse_datetime, parse_seconds
+from ._parse import check_uuid
 from .client import AsyncClient, Client, Operation, get_client
-from .errors import AmbiguousTaskRun, BadResponse, InvalidRequest, NotFound
+from .errors import AmbiguousTaskRun, InvalidRequest, NotFound
+from .records import (
+    duration_of,
+    flow_fields,
+    flow_run_fields,
+    kind_of,
+    ordered_task_runs,
+    retries_of,
+    states_from_json,
+    task_name_of,
+    task_run_fields,
+    upstream_ids,
+)
+from .rundata import RunData
 from .states import State
 
 if TYPE_CHECKING:
@@ -24,9 +37,6 @@ if TYPE_CHECKING:
     from .queries import FlowRunList, TaskRunList
 
 __all__ = ["FlowView", "FlowRunView", "TaskRunView"]
-
-TASK_RUN_ORDER = "EXPECTED_START_TIME_ASC"
-
 
 def _async_client(client: Client) -> AsyncClient:
     settings = client.settings
@@ -48,6 +58,9 @@ class _Cache:
         self.task_runs: dict[str, TaskRunView] = shared_with.task_runs if shared_with else {}
         self.slugs: dict[tuple[str, int | None], str] = shared_with.slugs if shared_with else {}
         self.values: dict[str, Any] = {}
+        #: the previous snapshot's run data, whose finished parts the next one keeps
+        self.previous: RunData | None = shared_with.data if shared_with else None
+        self.data: RunData | None = None
 
 
 # --------------------------------------------------------------------------- flows
@@ -68,14 +81,7 @@ class FlowView:
 
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Client | None = None) -> FlowView:
-        try:
-            return cls(
-                flow_id=body["id"], name=body["name"], tags=tuple(body.get("tags") or ()),
-                labels=dict(body.get("labels") or {}), created=parse_datetime(body.get("created")),
-                updated=parse_datetime(body.get("updated")), raw=body, client=client,
-            )
-        except (KeyError, TypeError) as exc:
-            raise BadResponse(f"A flow record from the server lacks {exc}.") from None
+        return cls(**flow_fields(body), raw=body, client=client)
 
     @staticmethod
     def _read(flow_id: str) -> Operation[dict]:
@@ -151,34 +157,21 @@ class TaskRunView:
     empirical_policy: dict[str, Any] = field(default_factory=dict)
     created: datetime | None = None
     updated: datetime | None = None
-    map_index: int | None = None
+    #: position among the runs of its task in the flow run (see `prefect_widgets.records`);
+    #: None when the view was fetched by id outside its flow run's listing
+    map_index: int | None = field(default=None, compare=False)
+    #: True when runs of the task were created in the same millisecond: the order is a guess
+    map_index_uncertain: bool = field(default=False, compare=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     client: Client | None = field(default=None, compare=False)
     _cache: _Cache = field(default_factory=_Cache, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Client | None = None,
-                  map_index: int | None = None) -> TaskRunView:
-        try:
-            return cls(
-                task_run_id=body["id"], name=body.get("name") or "", task_key=body["task_key"],
-                dynamic_key=str(body.get("dynamic_key") or ""), flow_run_id=body.get("flow_run_id"),
-                state=State.from_json(body.get("state")), tags=tuple(body.get("tags") or ()),
-                labels=dict(body.get("labels") or {}),
-                start_time=parse_datetime(body.get("start_time")),
-                end_time=parse_datetime(body.get("end_time")),
-                expected_start_time=parse_datetime(body.get("expected_start_time")),
-                total_run_time=parse_seconds(body.get("total_run_time")) or timedelta(0),
-                estimated_run_time=parse_seconds(body.get("estimated_run_time")),
-                run_count=int(body.get("run_count") or 0),
-                task_inputs=dict(body.get("task_inputs") or {}), cache_key=body.get("cache_key"),
-                empirical_policy=dict(body.get("empirical_policy") or {}),
-                created=parse_datetime(body.get("created")),
-                updated=parse_datetime(body.get("updated")),
-                map_index=map_index, raw=body, client=client,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadResponse(f"A task run record from the server is malformed ({exc}).") from None
+                  map_index: int | None = None, map_index_uncertain: bool = False
+                  ) -> TaskRunView:
+        return cls(**task_run_fields(body), map_index=map_index,
+                   map_index_uncertain=map_index_uncertain, raw=body, client=client)
 
     @staticmethod
     def _read(task_run_id: str) -> Operation[dict]:
@@ -199,26 +192,46 @@ class TaskRunView:
     def get_latest(self) -> TaskRunView:
         """A new view with the server's current data."""
         latest = TaskRunView.from_task_run_id(self.task_run_id, client=self.client)
-        return _with_map_index(latest, self.map_index)
+        return _with_map_index(latest, self)
 
     async def aget_latest(self) -> TaskRunView:
         latest = await TaskRunView.afrom_task_run_id(self.task_run_id, client=self.client)
-        return _with_map_index(latest, self.map_index)
+        return _with_map_index(latest, self)
+
+    @property
+    def task_name(self) -> str:
+        """The task's name (see `prefect_widgets.records.task_name_of`)."""
+        return task_name_of(self.name, self.dynamic_key, self.task_key)
+
+    @property
+    def retries(self) -> int:
+        """Retries that happened: `run_count - 1`, never below zero."""
+        return retries_of(self.run_count)
+
+    @property
+    def kind(self) -> str:
+        """"subflow-run" if this task run stands for a subflow run, else "task-run"."""
+        return kind_of(self.state.state_details)
+
+    @property
+    def child_flow_run_id(self) -> str | None:
+        """The subflow run this task run stands for, if any."""
+        return self.state.state_details.get("child_flow_run_id")
 
     @property
     def duration(self) -> timedelta | None:
         """Wall time from start to end (to now while running)."""
-        return _duration(self.start_time, self.end_time, self.state)
+        return duration_of(self.start_time, self.end_time, self.state.is_finished())
 
     @property
     def upstream_task_run_ids(self) -> list[str]:
         """Task runs whose results or wait_for feed this one (from `task_inputs`)."""
-        return _upstream_ids(self.task_inputs)
+        return upstream_ids(self.task_inputs)
 
     @property
     def states(self) -> list[State]:
         """The state history, oldest first (one request, then cached)."""
-        return self._cached("states", lambda: _states(get_client(self.client).run(
+        return self._cached("states", lambda: states_from_json(get_client(self.client).run(
             _ops.get_list("/task_run_states/", {"task_run_id": self.task_run_id}))))
 
     @property
@@ -293,52 +306,18 @@ class TaskRunView:
         return mimebundle(self)
 
 
-def _with_map_index(view: TaskRunView, map_index: int | None) -> TaskRunView:
-    if map_index is None or view.map_index is not None:
+def _with_map_index(view: TaskRunView, known: TaskRunView) -> TaskRunView:
+    if known.map_index is None or view.map_index is not None:
         return view
-    return TaskRunView.from_json(view.raw, view.client, map_index)
-
-
-def _duration(start: datetime | None, end: datetime | None, state: State) -> timedelta | None:
-    if start is None:
-        return None
-    if end is None:
-        if state.is_finished():
-            return None
-        from datetime import timezone
-
-        return datetime.now(timezone.utc) - start
-    return end - start
-
-
-def _upstream_ids(task_inputs: dict[str, Any]) -> list[str]:
-    found: dict[str, None] = {}
-    for inputs in task_inputs.values():
-        for item in inputs or ():
-            if isinstance(item, dict) and item.get("input_type") == "task_run" and item.get("id"):
-                found[item["id"]] = None
-    return list(found)
-
-
-def _states(rows: list[dict]) -> list[State]:
-    states = [State.from_json(row) for row in rows]
-    return sorted(states, key=lambda s: (s.timestamp is None, s.timestamp))
+    return TaskRunView.from_json(view.raw, view.client, known.map_index,
+                                 known.map_index_uncertain)
 
 
 def task_runs_in_order(rows: list[dict], client: Client | None) -> list[TaskRunView]:
-    """Build views ordered by expected start, numbering repeated task keys as `map_index`."""
-    def order(row: dict) -> tuple[str, str]:
-        return (row.get("expected_start_time") or "", row.get("id") or "")
-
-    rows = sorted(rows, key=order)
-    seen: dict[str, int] = {}
-    views = []
-    for row in rows:
-        key = row.get("task_key", "")
-        index = seen.get(key, 0)
-        seen[key] = index + 1
-        views.append(TaskRunView.from_json(row, client, index))
-    return views
+    """Views in run order, numbered as `prefect_widgets.records` defines `map_index`."""
+    rows, _, index, uncertain = ordered_task_runs(rows)
+    return [TaskRunView.from_json(row, client, int(i), bool(u))
+            for row, i, u in zip(rows, index, uncertain)]
 
 
 # --------------------------------------------------------------------------- flow runs
@@ -374,27 +353,7 @@ class FlowRunView:
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Client | None = None,
                   cache: _Cache | None = None) -> FlowRunView:
-        try:
-            return cls(
-                flow_run_id=body["id"], name=body.get("name") or "", flow_id=body["flow_id"],
-                state=State.from_json(body.get("state")), deployment_id=body.get("deployment_id"),
-                parameters=dict(body.get("parameters") or {}), tags=tuple(body.get("tags") or ()),
-                labels=dict(body.get("labels") or {}),
-                start_time=parse_datetime(body.get("start_time")),
-                end_time=parse_datetime(body.get("end_time")),
-                expected_start_time=parse_datetime(body.get("expected_start_time")),
-                total_run_time=parse_seconds(body.get("total_run_time")) or timedelta(0),
-                estimated_run_time=parse_seconds(body.get("estimated_run_time")),
-                run_count=int(body.get("run_count") or 0),
-                parent_task_run_id=body.get("parent_task_run_id"),
-                work_pool_name=body.get("work_pool_name"),
-                work_queue_name=body.get("work_queue_name"),
-                created=parse_datetime(body.get("created")),
-                updated=parse_datetime(body.get("updated")),
-                raw=body, client=client, _cache=_Cache(cache),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadResponse(f"A flow run record from the server is malformed ({exc}).") from None
+        return cls(**flow_run_fields(body), raw=body, client=client, _cache=_Cache(cache))
 
     @staticmethod
     def _read(flow_run_id: str) -> Operation[dict]:
@@ -433,13 +392,28 @@ class FlowRunView:
         body = await _arun(self.client, self._read(self.flow_run_id))
         return FlowRunView.from_json(body, get_client(self.client), self._cache)
 
-    # ---- related objects (lazy, cached per view)
+    # ---- the snapshot's data, and related objects (lazy, read once per snapshot)
+
+    @property
+    def data(self) -> RunData:
+        """Everything this snapshot has read from the server (see `prefect_widgets.rundata`)."""
+        with self._cache.lock:
+            if self._cache.data is None:
+                self._cache.data = RunData(self.flow_run_id, get_client(self.client),
+                                           self._cache.previous)
+            return self._cache.data
 
     def _cached(self, key: str, load: Any) -> Any:
-        with self._cache.lock:
-            if key not in self._cache.values:
-                self._cache.values[key] = load()
-            return self._cache.values[key]
+        return self.data.once(key, load)
+
+    def task_runs(self, progress: bool | None = None) -> list[TaskRunView]:
+        """This snapshot's task runs in run order (read once; `get_all_task_runs()` asks the
+        server again)."""
+        def load() -> list[TaskRunView]:
+            views = task_runs_in_order(self.data.task_rows(progress), get_client(self.client))
+            self._remember(views)
+            return views
+        return self.data.once("task_views", load)
 
     @property
     def flow(self) -> FlowView:
@@ -449,12 +423,12 @@ class FlowRunView:
     @property
     def states(self) -> list[State]:
         """The state history, oldest first."""
-        return self._cached("states", lambda: _states(get_client(self.client).run(
+        return self._cached("states", lambda: states_from_json(get_client(self.client).run(
             _ops.get_list("/flow_run_states/", {"flow_run_id": self.flow_run_id}))))
 
     @property
     def duration(self) -> timedelta | None:
-        return _duration(self.start_time, self.end_time, self.state)
+        return duration_of(self.start_time, self.end_time, self.state.is_finished())
 
     @property
     def ui_url(self) -> str | None:
@@ -513,7 +487,7 @@ class FlowRunView:
                     self._cache.task_runs[view.task_run_id] = view
 
     def get_all_task_runs(self) -> list[TaskRunView]:
-        """Every task run of this flow run, ordered by expected start (auto-paged)."""
+        """Every task run of this flow run in run order (auto-paged; asks the server)."""
         rows = get_client(self.client).run(self._fetch_task_runs())
         views = task_runs_in_order(rows, get_client(self.client))
         self._remember(views)

@@ -10,7 +10,7 @@ import pytest
 from test_html import T0, assert_inert, audit, task_json
 
 from prefect_widgets import FlowRunView, InvalidRequest, TaskRunView
-from prefect_widgets.dataframes import _timeline_from_rows
+from prefect_widgets.records import task_runs_frame, timeline_from_tasks
 from prefect_widgets.gantt import WEBGL_THRESHOLD, gantt_figure, pack_lanes
 from prefect_widgets.html import STATE_COLORS
 from prefect_widgets.report import flow_run_report, write_report
@@ -31,7 +31,7 @@ def timeline(n: int, **states: list[int]) -> pd.DataFrame:
                 rows[i]["end_time"] = None
             if state.upper() in ("PENDING", "SCHEDULED"):
                 rows[i]["start_time"] = None
-    return _timeline_from_rows(rows)
+    return timeline_from_tasks(task_runs_frame(rows))
 
 
 def bars(fig) -> int:
@@ -123,7 +123,7 @@ def test_group_by_task_name_and_colour_by_task_name():
 
 def test_hostile_names_are_escaped_in_hover_text():
     rows = [task_json(i, "00000000-0000-0000-0000-000000000000", hostile=True) for i in range(3)]
-    fig = gantt_figure(_timeline_from_rows(rows), now=NOW, title=HOSTILE["script"])
+    fig = gantt_figure(timeline_from_tasks(task_runs_frame(rows)), now=NOW, title=HOSTILE["script"])
     texts = [s for t in fig.data if t.meta.get("pw") == "hover" for s in t.text]
     assert texts and all(s.startswith("&lt;img src=x onerror=&quot;") for s in texts)
     assert fig.layout.title.text.startswith("&lt;script&gt;")

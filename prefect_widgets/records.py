@@ -1,0 +1,404 @@
+"""Run records: the one place where the Prefect REST API's JSON becomes Python.
+
+Views, frames, figures, the widget, reports and the CLI all read these fields; each
+derived field has exactly one definition here:
+
+* ``task_name``: the task's name. Prefect names a run ``<task name>-<dynamic key[:3]>``
+  (Prefect 2: ``-<dynamic key>``); a run named that way gives its task name exactly. A run
+  with a custom ``task_run_name`` gives the task key without its hash (the function name).
+* ``map_index``: the position of a run among the runs of the same task (same flow run,
+  task key and task name). Where the server stores it (Prefect 2 and subflow parent task
+  runs keep a counter in ``dynamic_key``: ``"0"``, ``"1"``, ...) it is that. Prefect 3
+  stores none; its task-run ids are UUIDv7, created in call order, so runs are numbered by
+  the id's millisecond timestamp. Runs created in the same millisecond have no knowable
+  order: they are ordered by expected start time, then id, and ``map_index_uncertain`` is
+  True for them (ids that are not UUIDv7: the whole group, by expected start).
+* ``retries``: retries that happened, ``max(run_count - 1, 0)``; ``max_retries`` is the
+  configured limit.
+* ``kind``: ``"subflow-run"`` for a task run that stands for a subflow run (its state
+  names a ``child_flow_run_id``), else ``"task-run"``.
+* ``upstream_task_run_ids``: task runs whose results or ``wait_for`` feed this one.
+* ``duration``: end - start; a run still running counts until now.
+* order: by actual start, then expected start, then id (never started: last).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._parse import parse_datetime, parse_seconds
+from .errors import BadResponse
+from .states import STATE_TYPES, State
+
+if TYPE_CHECKING:
+    from .logs import LogEntry
+
+__all__ = [
+    "TASK_RUN_COLUMNS", "TIMELINE_COLUMNS", "FLOW_RUN_COLUMNS", "LOG_COLUMNS",
+    "STATE_DTYPE", "TIME", "SPAN", "task_name_of", "uuid7_ms", "map_indices", "retries_of",
+    "upstream_ids", "kind_of", "duration_of", "task_run_fields", "flow_run_fields",
+    "flow_fields", "ordered_task_runs", "task_runs_frame", "timeline_from_tasks", "flow_runs_frame", "logs_frame",
+    "states_from_json", "empty_frame", "graph_nodes",
+]
+
+STATE_DTYPE = pd.CategoricalDtype(list(STATE_TYPES), ordered=True)
+KIND_DTYPE = pd.CategoricalDtype(["task-run", "subflow-run"])
+TIME = "datetime64[ns, UTC]"
+SPAN = "timedelta64[ns]"
+
+TASK_RUN_COLUMNS: dict[str, Any] = {
+    "name": "str", "task_name": "str", "task_key": "str", "dynamic_key": "str",
+    "map_index": "Int64", "flow_run_id": "str", "child_flow_run_id": "str",
+    "state_type": STATE_DTYPE, "state_name": "category", "state_message": "str",
+    "expected_start_time": TIME, "start_time": TIME, "end_time": TIME, "created": TIME,
+    "updated": TIME, "duration": SPAN, "total_run_time": SPAN, "estimated_run_time": SPAN,
+    "run_count": "int64", "retries": "int64", "retry_delay": "float64", "tags": "object",
+    "cache_key": "str", "upstream_task_run_ids": "object", "kind": KIND_DTYPE,
+    "map_index_uncertain": "bool", "max_retries": "Int64",
+}
+TIMELINE_COLUMNS: dict[str, Any] = {
+    "name": "str", "task_name": "str", "kind": KIND_DTYPE, "map_index": "Int64",
+    "state_type": STATE_DTYPE, "start_time": TIME, "end_time": TIME, "duration": SPAN,
+    "upstream_task_run_ids": "object", "downstream_task_run_ids": "object",
+    "map_index_uncertain": "bool", "run_count": "int64", "retries": "int64",
+    "state_name": "category", "state_message": "str", "expected_start_time": TIME,
+    "child_flow_run_id": "str",
+}
+FLOW_RUN_COLUMNS: dict[str, Any] = {
+    "name": "str", "flow_id": "str", "deployment_id": "str",
+    "state_type": STATE_DTYPE, "state_name": "category", "state_message": "str",
+    "expected_start_time": TIME, "start_time": TIME, "end_time": TIME, "created": TIME,
+    "updated": TIME, "duration": SPAN, "total_run_time": SPAN, "run_count": "int64",
+    "tags": "object", "parameters": "object", "parent_task_run_id": "str",
+    "work_pool_name": "str", "work_queue_name": "str",
+}
+LOG_COLUMNS: dict[str, Any] = {
+    "timestamp": TIME, "level": "int64", "level_name": "category", "message": "str",
+    "logger": "str", "flow_run_id": "str", "task_run_id": "str",
+}
+
+
+# --------------------------------------------------------------------------- derived fields
+
+
+def task_name_of(name: str | None, dynamic_key: str | None, task_key: str | None) -> str:
+    """The task's name (see the module docstring)."""
+    name, key = name or "", str(dynamic_key or "")
+    for suffix in (key[:3], key):
+        if suffix and name.endswith("-" + suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix) - 1]
+    stem = task_key or name
+    return stem.rsplit("-", 1)[0] if "-" in stem else stem
+
+
+def uuid7_ms(value: str) -> int | None:
+    """The creation time (epoch ms) of a UUIDv7 string, or None for other ids."""
+    if len(value) != 36 or value[14] != "7":
+        return None
+    try:
+        return int(value[:8] + value[9:13], 16)
+    except ValueError:
+        return None
+
+
+def map_indices(ids: Sequence[str], groups: Sequence[Any], dynamic_keys: Sequence[Any],
+                expected: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """`(map_index, map_index_uncertain)` of each run among the runs of its group."""
+    n = len(ids)
+    if not n:
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype=bool)
+    keys = [str(k or "") for k in dynamic_keys]
+    counter = np.array([float(k) if k.isdigit() else np.nan for k in keys])
+    created = np.array([float(ms) if (ms := uuid7_ms(str(i))) is not None else np.nan
+                        for i in ids])
+    group_codes = pd.factorize(pd.Series(list(groups), dtype="object"))[0]
+    frame = pd.DataFrame({"g": group_codes, "counter": counter, "created": created})
+    by_group = frame.groupby("g")
+    all_counter = by_group["counter"].transform(lambda s: s.notna().all()).to_numpy(bool)
+    all_created = by_group["created"].transform(lambda s: s.notna().all()).to_numpy(bool)
+    size = by_group["g"].transform("size").to_numpy()
+    primary = np.where(all_counter, counter, np.where(all_created, created, 0.0))
+    exp = pd.to_datetime(pd.Series(list(expected), dtype="object"), utc=True, format="ISO8601")
+    exp_ns = exp.astype("datetime64[ns, UTC]").array.asi8.astype("float64")
+    exp_ns[exp.isna().to_numpy()] = np.inf
+    order = np.lexsort((np.asarray(ids, dtype=object).astype(str), exp_ns, primary, group_codes))
+    index = np.empty(n, dtype="int64")
+    sorted_groups = group_codes[order]
+    starts = np.r_[True, sorted_groups[1:] != sorted_groups[:-1]]
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    index[order] = np.arange(n) - run_start
+    tied = frame.assign(created=created).duplicated(["g", "created"], keep=False).to_numpy()
+    uncertain = np.where(all_counter, False, np.where(all_created, tied, size > 1))
+    return index, uncertain.astype(bool)
+
+
+def retries_of(run_count: Any) -> int:
+    """Retries that happened: one fewer than the runs, never below zero."""
+    return max(0, int(run_count or 0) - 1)
+
+
+def upstream_ids(task_inputs: Mapping[str, Any] | None) -> list[str]:
+    """Task runs feeding this one (inputs and wait_for), in first-seen order."""
+    found: dict[str, None] = {}
+    for items in (task_inputs or {}).values():
+        for item in items or ():
+            if isinstance(item, dict) and item.get("input_type") == "task_run" and item.get("id"):
+                found[str(item["id"])] = None
+    return list(found)
+
+
+def kind_of(state_details: Mapping[str, Any] | None) -> str:
+    """"subflow-run" for a task run standing for a subflow run, else "task-run"."""
+    return "subflow-run" if (state_details or {}).get("child_flow_run_id") else "task-run"
+
+
+def duration_of(start: datetime | None, end: datetime | None, finished: bool
+                ) -> timedelta | None:
+    """Wall time from start to end; to now while running; None if never started."""
+    if start is None:
+        return None
+    if end is None:
+        return None if finished else datetime.now(timezone.utc) - start
+    return end - start
+
+
+def states_from_json(rows: Iterable[Any]) -> list[State]:
+    """A state history, oldest first."""
+    states = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise BadResponse("A run state from the server is not a JSON object.")
+        states.append(State.from_json(dict(row)))
+    return sorted(states, key=lambda s: (s.timestamp is None, s.timestamp))
+
+
+# --------------------------------------------------------------------------- single records
+
+
+def _common(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": body.get("name") or "", "state": State.from_json(body.get("state")),
+        "tags": tuple(body.get("tags") or ()), "labels": dict(body.get("labels") or {}),
+        "start_time": parse_datetime(body.get("start_time")),
+        "end_time": parse_datetime(body.get("end_time")),
+        "expected_start_time": parse_datetime(body.get("expected_start_time")),
+        "total_run_time": parse_seconds(body.get("total_run_time")) or timedelta(0),
+        "estimated_run_time": parse_seconds(body.get("estimated_run_time")),
+        "run_count": int(body.get("run_count") or 0),
+        "created": parse_datetime(body.get("created")),
+        "updated": parse_datetime(body.get("updated")),
+    }
+
+
+def task_run_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """`TaskRunView`'s fields from one task-run record."""
+    try:
+        return {
+            "task_run_id": body["id"], "task_key": body["task_key"],
+            "dynamic_key": str(body.get("dynamic_key") or ""),
+            "flow_run_id": body.get("flow_run_id"), **_common(body),
+            "task_inputs": dict(body.get("task_inputs") or {}),
+            "cache_key": body.get("cache_key"),
+            "empirical_policy": dict(body.get("empirical_policy") or {}),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadResponse(f"A task run record from the server is malformed ({exc}).") from None
+
+
+def flow_run_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """`FlowRunView`'s fields from one flow-run record."""
+    try:
+        return {
+            "flow_run_id": body["id"], "flow_id": body["flow_id"], **_common(body),
+            "deployment_id": body.get("deployment_id"),
+            "parameters": dict(body.get("parameters") or {}),
+            "parent_task_run_id": body.get("parent_task_run_id"),
+            "work_pool_name": body.get("work_pool_name"),
+            "work_queue_name": body.get("work_queue_name"),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadResponse(f"A flow run record from the server is malformed ({exc}).") from None
+
+
+def flow_fields(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {
+            "flow_id": body["id"], "name": body["name"], "tags": tuple(body.get("tags") or ()),
+            "labels": dict(body.get("labels") or {}),
+            "created": parse_datetime(body.get("created")),
+            "updated": parse_datetime(body.get("updated")),
+        }
+    except (KeyError, TypeError) as exc:
+        raise BadResponse(f"A flow record from the server lacks {exc}.") from None
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _times(values: list[Any]) -> pd.Series:
+    return pd.Series(pd.to_datetime(values, utc=True, format="ISO8601")).astype(TIME)
+
+
+def _seconds(values: list[Any]) -> pd.Series:
+    return pd.to_timedelta(pd.Series(values, dtype="float64"), unit="s").astype(SPAN)
+
+
+def _first_delay(policy: dict[str, Any]) -> float:
+    delay = policy.get("retry_delay")
+    if isinstance(delay, list):
+        delay = delay[0] if delay else None
+    return float(delay) if isinstance(delay, (int, float)) else np.nan
+
+
+def empty_frame(columns: Mapping[str, Any], index_name: str) -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+    frame.index = pd.Index([], dtype="str", name=index_name)
+    return frame
+
+
+def _durations(start: pd.Series, end: pd.Series, states: pd.Categorical) -> pd.Series:
+    """end - start; started runs without an end that are not finished count until now."""
+    now = pd.Timestamp.now(tz="UTC")
+    running = start.notna() & end.isna() & pd.Series(states).isin(
+        ["RUNNING", "CANCELLING", "PAUSED"]).to_numpy()
+    return (end.where(~running, now) - start).astype(SPAN)
+
+
+def _order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r.get("start_time") is None, r.get("start_time") or "",
+                                       r.get("expected_start_time") or "", r["id"]))
+
+
+def ordered_task_runs(rows: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, Any]], list[str], np.ndarray, np.ndarray]:
+    """Task-run records in run order, with their task names, map indices and whether
+    each index is uncertain (see the module docstring)."""
+    try:
+        rows = _order(rows)
+    except (KeyError, TypeError):
+        raise BadResponse("A task run record from the server has no id.") from None
+    keys = [r.get("dynamic_key") for r in rows]
+    names = [task_name_of(r.get("name"), k, r.get("task_key")) for r, k in zip(rows, keys)]
+    groups = [(r.get("flow_run_id"), r.get("task_key"), n) for r, n in zip(rows, names)]
+    index, uncertain = map_indices([r["id"] for r in rows], groups, keys,
+                                   [r.get("expected_start_time") for r in rows])
+    return rows, names, index, uncertain
+
+
+def task_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The full task-run frame (index `task_run_id`) from task-run records, in run order."""
+    if not rows:
+        return empty_frame(TASK_RUN_COLUMNS, "task_run_id")
+    rows, names, index, uncertain = ordered_task_runs(rows)
+    col = {name: [r.get(name) for r in rows] for name in (
+        "id", "name", "task_key", "dynamic_key", "flow_run_id", "state_type", "state_name",
+        "expected_start_time", "start_time", "end_time", "created", "updated",
+        "total_run_time", "estimated_run_time", "run_count", "tags", "cache_key")}
+    states = [r.get("state") or {} for r in rows]
+    policies = [r.get("empirical_policy") or {} for r in rows]
+    state_type = pd.Categorical([t or "PENDING" for t in col["state_type"]], dtype=STATE_DTYPE)
+    start, end = _times(col["start_time"]), _times(col["end_time"])
+    run_count = np.array([c or 0 for c in col["run_count"]], dtype="int64")
+    frame = pd.DataFrame({
+        "name": col["name"], "task_name": names, "task_key": col["task_key"],
+        "dynamic_key": col["dynamic_key"], "map_index": pd.array(index, dtype="Int64"),
+        "flow_run_id": col["flow_run_id"],
+        "child_flow_run_id": [(s.get("state_details") or {}).get("child_flow_run_id")
+                              for s in states],
+        "state_type": state_type,
+        "state_name": pd.Categorical([n or "Pending" for n in col["state_name"]]),
+        "state_message": [s.get("message") or None for s in states],
+        "expected_start_time": _times(col["expected_start_time"]),
+        "start_time": start, "end_time": end,
+        "created": _times(col["created"]), "updated": _times(col["updated"]),
+        "duration": _durations(start, end, state_type),
+        "total_run_time": _seconds(col["total_run_time"]),
+        "estimated_run_time": _seconds(col["estimated_run_time"]),
+        "run_count": run_count, "retries": np.maximum(run_count - 1, 0),
+        "retry_delay": np.array([_first_delay(p) for p in policies], dtype="float64"),
+        "tags": [list(t or ()) for t in col["tags"]], "cache_key": col["cache_key"],
+        "upstream_task_run_ids": [upstream_ids(r.get("task_inputs")) for r in rows],
+        "kind": pd.Categorical([kind_of(s.get("state_details")) for s in states],
+                               dtype=KIND_DTYPE),
+        "map_index_uncertain": uncertain,
+        "max_retries": pd.array([p.get("retries") for p in policies], dtype="Int64"),
+    })
+    frame.index = pd.Index(col["id"], dtype="str", name="task_run_id")
+    return frame.astype(TASK_RUN_COLUMNS)
+
+
+def timeline_from_tasks(full: pd.DataFrame) -> pd.DataFrame:
+    """The timeline frame: the full frame's timeline columns plus downstream links."""
+    downstream: dict[str, list[str]] = {i: [] for i in full.index}
+    for task_id, ups in zip(full.index, full["upstream_task_run_ids"]):
+        for up in ups:
+            if up in downstream:
+                downstream[up].append(task_id)
+    frame = full.reindex(columns=[c for c in TIMELINE_COLUMNS if c in full.columns])
+    frame["downstream_task_run_ids"] = [downstream[i] for i in full.index]
+    return frame[list(TIMELINE_COLUMNS)].astype(TIMELINE_COLUMNS)
+
+
+def flow_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A typed frame of flow-run records (index `flow_run_id`), in the order given."""
+    if not rows:
+        return empty_frame(FLOW_RUN_COLUMNS, "flow_run_id")
+    get = lambda name: [r.get(name) for r in rows]  # noqa: E731
+    state_type = pd.Categorical([t or "PENDING" for t in get("state_type")], dtype=STATE_DTYPE)
+    start, end = _times(get("start_time")), _times(get("end_time"))
+    frame = pd.DataFrame({
+        "name": get("name"), "flow_id": get("flow_id"), "deployment_id": get("deployment_id"),
+        "state_type": state_type,
+        "state_name": pd.Categorical([n or "Pending" for n in get("state_name")]),
+        "state_message": [(r.get("state") or {}).get("message") or None for r in rows],
+        "expected_start_time": _times(get("expected_start_time")), "start_time": start,
+        "end_time": end, "created": _times(get("created")), "updated": _times(get("updated")),
+        "duration": _durations(start, end, state_type),
+        "total_run_time": _seconds(get("total_run_time")),
+        "run_count": np.array([c or 0 for c in get("run_count")], dtype="int64"),
+        "tags": [list(t or ()) for t in get("tags")], "parameters": get("parameters"),
+        "parent_task_run_id": get("parent_task_run_id"), "work_pool_name": get("work_pool_name"),
+        "work_queue_name": get("work_queue_name"),
+    })
+    frame.index = pd.Index(get("id"), dtype="str", name="flow_run_id")
+    return frame.astype(FLOW_RUN_COLUMNS)
+
+
+def logs_frame(entries: Sequence[LogEntry]) -> pd.DataFrame:
+    """A typed frame of log entries (index `log_id`)."""
+    if not entries:
+        return empty_frame(LOG_COLUMNS, "log_id")
+    frame = pd.DataFrame({
+        "timestamp": pd.Series([e.timestamp for e in entries]).astype(TIME),
+        "level": np.array([e.level for e in entries], dtype="int64"),
+        "level_name": pd.Categorical([e.level_name for e in entries]),
+        "message": [e.message for e in entries], "logger": [e.logger for e in entries],
+        "flow_run_id": [e.flow_run_id for e in entries],
+        "task_run_id": [e.task_run_id for e in entries],
+    })
+    frame.index = pd.Index([e.id for e in entries], dtype="str", name="log_id")
+    return frame.astype(LOG_COLUMNS)
+
+
+def graph_nodes(graph: Mapping[str, Any]) -> pd.DataFrame:
+    """The nodes of a `GET /flow_runs/{id}/graph-v2` answer (index: node id): `kind`
+    ("task-run" or "flow-run", the server's words), state_type, start_time, end_time."""
+    try:
+        nodes = [node for _, node in graph.get("nodes") or ()]
+        ids = [str(n["id"]) for n in nodes]
+    except (TypeError, ValueError, KeyError):
+        raise BadResponse("The flow run graph from the server is malformed.") from None
+    frame = pd.DataFrame({
+        "kind": [n.get("kind") or "task-run" for n in nodes],
+        "state_type": pd.Categorical([n.get("state_type") or "PENDING" for n in nodes],
+                                     dtype=STATE_DTYPE),
+        "start_time": _times([n.get("start_time") for n in nodes]),
+        "end_time": _times([n.get("end_time") for n in nodes]),
+    })
+    frame.index = pd.Index(ids, dtype="str", name="id")
+    return frame
