@@ -10,10 +10,14 @@ what this module writes; ``js/README.md`` is the contract. In short, the
     end        bytes    float32 LE, ms offset from t0, NaN = not ended
     state      bytes    uint8, index into STATE_TYPES
     key        bytes    int32 LE (or narrower), index into ``keys``
-    keys       list[str] task keys (labels), in order of first appearance
-    map_index  bytes    int32 LE (or narrower), -1 = not mapped
+    keys       list[str] task keys (labels), in order of first appearance; the widget
+                        prefixes subflow runs' labels with "\u2937 " (js/README.md)
+    map_index  bytes    int32 LE (or narrower), -1 = not mapped (the widget sends -1
+                        for a task name with a single run)
     run_count  bytes    uint16 LE (or narrower)
     highlight  bytes | None  uint8, 1 = on the critical path
+    kind       bytes    uint8, 1 = the row stands for a subflow run (only when the
+                        frame has a ``kind`` column)
 
 Integer columns are narrowed to the smallest little-endian width (1, 2 or 4
 bytes) that holds their values unless ``narrow=False``; the browser infers the
@@ -57,8 +61,26 @@ _STATE_INDEX = {name: i for i, name in enumerate(STATE_TYPES)}
 #: State used for missing or unrecognised state types.
 _FALLBACK_STATE = _STATE_INDEX["PENDING"]
 
-#: Columns ``encode_timeline`` reads from the frame.
+#: Columns ``encode_timeline`` reads from the frame (``kind`` is optional).
 COLUMNS: tuple[str, ...] = ("task_key", "map_index", "state_type", "start_time", "end_time", "run_count")
+
+
+def _kind_codes(frame: pd.DataFrame) -> np.ndarray | None:
+    """Optional ``kind`` column -> uint8 (1 = subflow run): "subflow-run" strings, or
+    truthy numbers/booleans; None when the frame has no such column."""
+    if "kind" not in frame.columns:
+        return None
+
+    def code(v: Any) -> int:
+        if isinstance(v, str):
+            return int(v == "subflow-run")
+        try:
+            return int(not pd.isna(v) and bool(v))
+        except (TypeError, ValueError):
+            return 0
+
+    values = frame["kind"].reset_index(drop=True).astype(object)
+    return np.array([code(v) for v in values], dtype=np.uint8)
 
 _INT_BUFFERS = {
     # name: (signed, default width when not narrowing)
@@ -241,6 +263,8 @@ def encode_timeline(
     n = len(frame)
     t0, start, end, state, key, keys, map_index, run_count = _columns(frame, t0, None)
     mask = _highlight_mask(frame, highlight)
+    kind = _kind_codes(frame)
+    extra = {} if kind is None else {"kind": _buffer(kind, "u1")}
     return {
         "n": int(n),
         "t0": t0,
@@ -252,6 +276,7 @@ def encode_timeline(
         "map_index": _encode_int(map_index, "map_index", narrow),
         "run_count": _encode_int(run_count, "run_count", narrow),
         "highlight": None if mask is None else _buffer(mask, "u1"),
+        **extra,
     }
 
 
@@ -282,7 +307,8 @@ def encode_patch(
 
     Returns ``(msg, buffers)`` for ``widget.send(msg, buffers)``; buffers are
     ``[index int32, start float32, end float32, state uint8, key, map_index,
-    run_count]``.
+    run_count]``, plus ``kind`` uint8 (1 = subflow run) when the rows have a
+    ``kind`` column.
     """
     rows = frame_rows_with_index
     if "index" in rows.columns:
@@ -305,6 +331,9 @@ def encode_patch(
         _encode_int(map_index, "map_index", narrow),
         _encode_int(run_count, "run_count", narrow),
     ]
+    kind = _kind_codes(rows)
+    if kind is not None:
+        buffers.append(_buffer(kind, "u1"))
     return msg, buffers
 
 
@@ -333,6 +362,8 @@ def decode_timeline(timeline: dict[str, Any]) -> dict[str, Any]:
         "map_index": _decode_int(timeline["map_index"], n, True),
         "run_count": _decode_int(timeline["run_count"], n, False),
         "highlight": None if hl is None else np.frombuffer(bytes(hl), dtype="u1"),
+        "kind": (np.frombuffer(bytes(timeline["kind"]), dtype="u1")
+                 if timeline.get("kind") is not None else np.zeros(n, dtype="u1")),
     }
 
 
@@ -351,6 +382,8 @@ def decode_patch(msg: dict[str, Any], buffers: Sequence[Any]) -> dict[str, Any]:
         "key": _decode_int(buffers[4], m, True),
         "map_index": _decode_int(buffers[5], m, True),
         "run_count": _decode_int(buffers[6], m, False),
+        "kind": (np.frombuffer(bytes(buffers[7]), dtype="u1") if len(buffers) > 7
+                 else np.zeros(m, dtype="u1")),
     }
 
 

@@ -261,7 +261,7 @@ def attempts_frame(flow_run: FlowRunView | pd.DataFrame, *, client: Client | Non
     ids = frame.index[_needs_history(frame).to_numpy()].astype(str).tolist()
     data = getattr(flow_run, "data", None)
     if not isinstance(data, RunData):
-        data = RunData("", get_client(client))
+        data = RunData("", client)
     return attempts_from_frame(frame, data.histories(ids, max_workers))
 
 

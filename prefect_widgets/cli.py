@@ -51,8 +51,9 @@ _SERVER_ERRORS = (ServerUnreachable, Unauthorized, ServerError, BadResponse)
 
 STATE_HELP = ("State type; repeat or comma-separate for several: SCHEDULED, PENDING, RUNNING, "
               "PAUSED, CANCELLING, COMPLETED, FAILED, CANCELLED, CRASHED (any case).")
-TaskRunSort = Literal["EXPECTED_START_TIME_ASC", "EXPECTED_START_TIME_DESC", "NAME_ASC",
-                      "NAME_DESC", "END_TIME_DESC", "ID_DESC", "NEXT_SCHEDULED_START_TIME_ASC"]
+TaskRunSort = Literal["RUN_ORDER", "EXPECTED_START_TIME_ASC", "EXPECTED_START_TIME_DESC",
+                      "NAME_ASC", "NAME_DESC", "END_TIME_DESC", "ID_DESC",
+                      "NEXT_SCHEDULED_START_TIME_ASC"]
 OutputFormat = Literal["table", "tsv", "csv", "json"]
 ExportFormat = Literal["csv", "parquet", "json"]
 
@@ -312,16 +313,73 @@ def _flow_run_record(view: FlowRunView, flow_name: str | None = None) -> dict[st
 
 
 def _task_run_record(view: TaskRunView) -> dict[str, Any]:
+    """One task run as the CLI prints it; the derived fields (task_name, map_index, retries,
+    kind, ...) are the view's, defined once in `prefect_widgets.records`."""
     from ._cli_output import iso, seconds
+    from .formatting import task_label
 
     return {
-        "task_run_id": view.task_run_id, "name": view.name, "task_key": view.task_key,
-        "flow_run_id": view.flow_run_id, "state_type": view.state.type,
+        "task_run_id": view.task_run_id, "name": view.name, "task_name": view.task_name,
+        "task_label": task_label(view.task_name, view.map_index, view.mapped,
+                                 view.map_index_uncertain),
+        "map_index": view.map_index, "map_index_uncertain": view.map_index_uncertain,
+        "mapped": view.mapped, "kind": view.kind, "task_key": view.task_key,
+        "flow_run_id": view.flow_run_id, "child_flow_run_id": view.child_flow_run_id,
+        "state_type": view.state.type,
         "state_name": view.state.name, "state_message": view.state.message,
         "start_time": iso(view.start_time), "end_time": iso(view.end_time),
         "duration": seconds(view.duration), "run_count": view.run_count,
+        "retries": view.retries, "max_retries": view.max_retries,
         "tags": list(view.tags),
     }
+
+
+def _snapshot_task_runs(run: FlowRunView) -> list[TaskRunView]:
+    """The task runs of the run's snapshot, in run order (`FlowRunView.task_runs()`)."""
+    return run.task_runs(progress=None if _interactive() else False)
+
+
+def _in_flow_run(state: _State, task: TaskRunView) -> TaskRunView:
+    """The task run as its flow run lists it (with the listing's map_index), if it is there."""
+    if task.flow_run_id is None:
+        return task
+    try:
+        run = _flow_run_by_id(state, task.flow_run_id)
+    except NotFound:
+        return task
+    for listed in _snapshot_task_runs(run):
+        if listed.task_run_id == task.task_run_id:
+            return listed
+    return task  # created after the listing was read
+
+
+def _sorted_task_runs(views: list[TaskRunView], sort: str) -> list[TaskRunView]:
+    """`--sort` applied to the listing (which is in run order; ties keep run order)."""
+    if sort == "RUN_ORDER":
+        return list(views)
+
+    def by_time(value: Any, descending: bool) -> Callable[[TaskRunView], Any]:
+        def key(view: TaskRunView) -> Any:
+            when = value(view)
+            stamp = when.timestamp() if when is not None else 0.0
+            return (when is None, -stamp if descending else stamp)
+        return key
+
+    if sort == "EXPECTED_START_TIME_ASC":
+        return sorted(views, key=by_time(lambda v: v.expected_start_time, False))
+    if sort == "EXPECTED_START_TIME_DESC":
+        return sorted(views, key=by_time(lambda v: v.expected_start_time, True))
+    if sort in ("NAME_ASC", "NAME_DESC"):
+        return sorted(views, key=lambda v: v.name, reverse=sort == "NAME_DESC")
+    if sort == "END_TIME_DESC":
+        return sorted(views, key=by_time(lambda v: v.end_time, True))
+    if sort == "ID_DESC":
+        return sorted(views, key=lambda v: v.task_run_id, reverse=True)
+    if sort == "NEXT_SCHEDULED_START_TIME_ASC":
+        scheduled = [v for v in views if v.state.type == "SCHEDULED"]
+        rest = [v for v in views if v.state.type != "SCHEDULED"]
+        return sorted(scheduled, key=by_time(lambda v: v.expected_start_time, False)) + rest
+    raise InvalidRequest(f"Unknown sort order {sort!r}.")
 
 
 def _time_cell(value: str | None) -> str:
@@ -425,29 +483,35 @@ def flow_run_inspect(
         help="Show at most N failed or crashed task runs.")] = 20,
     output: OutputOpt = None,
 ) -> None:
-    """Show a flow run: state and message, timings, parameters, task run counts by state, and
-    the failed task runs with their messages."""
+    """Show a flow run: state and message, timings, parameters, its task runs and subflow
+    runs counted apart and by state, and the failed task runs with their messages."""
     import json
 
     from rich.text import Text
 
     from ._cli_output import clean, detail_table, human_duration, iso, local_time, seconds
-    from .views import TaskRunView
+    from .formatting import run_counts_text
+    from .states import STATE_TYPES
 
     state = _state()
     run = _flow_run(state, id_or_name)
-    client = state.client()
     flow_name = _flow_names(state, {run.flow_id}).get(run.flow_id)
-    counts = TaskRunView.count_by_state(flow_run_id=run.flow_run_id, client=client)
-    failed = TaskRunView.query(flow_run_id=run.flow_run_id, state_type=["FAILED", "CRASHED"],
-                               limit=failed_limit, client=client) if failed_limit else []
-    failed_total = counts.get("FAILED", 0) + counts.get("CRASHED", 0)
+    views = _snapshot_task_runs(run)
+    subflow_runs = sum(1 for t in views if t.kind == "subflow-run")
+    by_state = {t: 0 for t in STATE_TYPES}
+    for task in views:
+        by_state[task.state.type] = by_state.get(task.state.type, 0) + 1
+    counts = {k: v for k, v in by_state.items() if v}
+    problems = [t for t in views if t.state.type in ("FAILED", "CRASHED")]
+    failed = problems[:failed_limit]
+    failed_total = len(problems)
     record = {
         **_flow_run_record(run, flow_name),
         "expected_start_time": iso(run.expected_start_time),
         "total_run_time": seconds(run.total_run_time), "run_count": run.run_count,
         "deployment_id": run.deployment_id, "parent_task_run_id": run.parent_task_run_id,
-        "ui_url": run.ui_url, "task_run_count": sum(counts.values()),
+        "ui_url": run.ui_url, "task_run_count": len(views) - subflow_runs,
+        "subflow_run_count": subflow_runs,
         "task_run_counts": counts,
         "failed_task_runs": [_task_run_record(t) for t in failed],
     }
@@ -463,7 +527,7 @@ def flow_run_inspect(
             for t in record["failed_task_runs"]]
         out.pairs(items)
         return
-    count_text = Text(f"{sum(counts.values())} total")
+    count_text = Text(run_counts_text(len(views) - subflow_runs, subflow_runs))
     for kind, number in counts.items():
         count_text.append("  ")
         count_text.append_text(_state_line(kind, f"{kind.title()} {number}", None))
@@ -519,38 +583,44 @@ def task_run_ls(
         "--state", metavar="TYPE", help=STATE_HELP)] = None,
     sort: Annotated[TaskRunSort, typer.Option(
         "--sort", case_sensitive=False, metavar="ORDER",
-        help="Order of the rows: EXPECTED_START_TIME_ASC, EXPECTED_START_TIME_DESC, NAME_ASC, "
-             "NAME_DESC, END_TIME_DESC, ID_DESC or NEXT_SCHEDULED_START_TIME_ASC (any case).",
-    )] = "EXPECTED_START_TIME_ASC",
+        help="Order of the rows: RUN_ORDER (by actual start, then expected start; the order "
+             "of FlowRunView.task_runs() and to_dataframe()), EXPECTED_START_TIME_ASC, "
+             "EXPECTED_START_TIME_DESC, NAME_ASC, NAME_DESC, END_TIME_DESC, ID_DESC or "
+             "NEXT_SCHEDULED_START_TIME_ASC (scheduled runs first; any case).",
+    )] = "RUN_ORDER",
     limit: Annotated[int, typer.Option(
         "--limit", "-n", min=0, metavar="N", help="Show at most N task runs (0: all).")] = 100,
     output: OutputOpt = None,
 ) -> None:
-    """List the task runs of a flow run."""
+    """List the task runs of a flow run (subflow runs included, kind "subflow-run"), in run
+    order by default. TASK is the task's name, with [k] (the map index) for a task that ran
+    more than once; [~k] when runs were created in the same millisecond and k is a guess.
+    RETRIES are retries that happened. The whole run is read once; --state, --sort and
+    --limit apply to that listing."""
     from ._cli_output import Column
-    from .views import TaskRunView
 
     state = _state()
     run = _flow_run_by_id(state, flow_run_id)  # an unknown id is an error, not an empty list
     types = _states(state_types)
-    tasks = TaskRunView.query(flow_run_id=run.flow_run_id, state_type=types, sort=sort.upper(),
-                              limit=_limit(limit), client=state.client())
+    tasks = _snapshot_task_runs(run)
+    if types:
+        tasks = [t for t in tasks if t.state.type in types]
+    total = len(tasks)
+    tasks = _sorted_task_runs(tasks, sort.upper())[:_limit(limit)]
     records = [_task_run_record(t) for t in tasks]
     out = state.out(output)
     state_column = _state_column(out, records)
     out.rows([
         Column("task_run_id", "ID", min_width=36),
+        Column("task_label", "TASK", max_width=30, min_width=6, wrap=True),
         Column("name", "NAME", max_width=40, min_width=8, wrap=True),
         state_column,
         Column("start_time", "STARTED", table=_time_cell, min_width=14),
         Column("duration", "DURATION", table=_duration_cell, justify="right"),
-        Column("run_count", "RUNS", justify="right"),
+        Column("retries", "RETRIES", justify="right"),
     ], records, empty="No task runs match.")
-    if out.is_table and limit and len(records) == limit:
-        total = TaskRunView.count(flow_run_id=run.flow_run_id, state_type=types,
-                                  client=state.client())
-        if total > limit:
-            _note(f"Showing {limit} of {total} task runs; use --limit 0 to see all.")
+    if out.is_table and limit and total > len(records):
+        _note(f"Showing {len(records)} of {total} task runs; use --limit 0 to see all.")
 
 
 @task_run_app.command("inspect")
@@ -565,10 +635,13 @@ def task_run_inspect(
              "or task name.")] = None,
     map_index: Annotated[Optional[int], typer.Option(
         "--map-index", min=0, metavar="K",
-        help="With --slug: the K-th run of a mapped or repeated task (0-based).")] = None,
+        help="With --slug: the K-th run of a mapped or repeated task (0-based; the "
+             "map_index of `task-run ls`).")] = None,
     output: OutputOpt = None,
 ) -> None:
-    """Show one task run: state and message, timings, retries, inputs and state history."""
+    """Show one task run: state and message, timings, map index (as `task-run ls` numbers
+    it), retries that happened and the configured limit (max_retries), inputs and state
+    history."""
     from rich.text import Text
 
     from ._cli_output import detail_table, human_duration, iso, local_time, seconds
@@ -579,20 +652,22 @@ def task_run_inspect(
     if slug is None:
         if map_index is not None:
             raise InvalidRequest("--map-index only works with --slug.")
-        task = TaskRunView.from_task_run_id(run_id, client=client)
+        task = _in_flow_run(state, TaskRunView.from_task_run_id(run_id, client=client))
     else:
+        if not slug:
+            raise InvalidRequest("--slug must be a non-empty string.")
         try:
-            task = _flow_run_by_id(state, run_id).get_task_run(task_slug=slug,
-                                                               map_index=map_index)
+            run = _flow_run_by_id(state, run_id)
+            _snapshot_task_runs(run)  # read with the CLI's progress policy
+            task = run.get_task_run(task_slug=slug, map_index=map_index)
         except AmbiguousTaskRun as exc:
             message = str(exc).replace("pass map_index= or", "pass --map-index K or")
             raise AmbiguousTaskRun(message, exc.candidates) from None
     history = task.states
     record = {
-        **_task_run_record(task), "map_index": task.map_index,
+        **_task_run_record(task),
         "expected_start_time": iso(task.expected_start_time),
         "total_run_time": seconds(task.total_run_time),
-        "retries": task.empirical_policy.get("retries"),
         "upstream_task_run_ids": task.upstream_task_run_ids,
         "states": [{"type": s.type, "name": s.name, "message": s.message,
                     "timestamp": iso(s.timestamp)} for s in history],
@@ -607,18 +682,24 @@ def task_run_inspect(
                       + (f": {s['message']}" if s["message"] else ""))
                      for i, s in enumerate(record["states"])])
         return
-    retries = record["retries"]
+    limit = record["max_retries"]
     rows: list[tuple[str, Any]] = [
         ("Task run", f"{task.name}  ({task.task_run_id})"),
         ("Flow run", task.flow_run_id or "-"),
         ("State", _state_line(task.state.type, task.state.name, task.state.message)),
         ("Timings", f"started {local_time(task.start_time)}, ended {local_time(task.end_time)}, "
                     f"took {human_duration(task.duration)}"),
-        ("Attempts", f"{task.run_count}" + (f" (retries allowed: {retries})"
-                                             if retries is not None else "")),
+        ("Attempts", f"{task.run_count} ({task.retries} "
+                     f"{'retry' if task.retries == 1 else 'retries'}"
+                     + (f"; up to {limit} allowed)" if limit is not None else ")")),
     ]
     if task.map_index is not None:
-        rows.append(("Map index", str(task.map_index)))
+        rows.append(("Task", record["task_label"]))
+        rows.append(("Map index", f"{task.map_index}" + (" (a guess: created in the same "
+                                                          "millisecond as another run)"
+                                                          if task.map_index_uncertain else "")))
+    if task.kind == "subflow-run":
+        rows.append(("Subflow run", task.child_flow_run_id or "-"))
     if task.tags:
         rows.append(("Tags", ", ".join(task.tags)))
     if task.upstream_task_run_ids:

@@ -32,6 +32,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .client import Client, RetryPolicy
+from .display_deadline import Deadline, DisplayLate
 from .errors import NotFound, PrefectWidgetsError
 from .settings import Settings, resolve_settings
 
@@ -66,7 +67,10 @@ KINDS: dict[tuple[str, str], str] = {
 #: Kinds that get a text/plain summary too (their pydantic repr is one very long line).
 PLAIN_KINDS = ("flow_run", "task_run")
 
-#: Reprs wait at most this long for a server that does not answer.
+#: The display client's policy: short, so the loads of views made only to be shown (and of
+#: the watch's polls) do not go on for a minute. How long a repr *waits* is not set here: every
+#: repr, ours or a formatter's, waits at most `options.display.deadline` seconds
+#: (`prefect_widgets.display_deadline`), then shows what it holds.
 DISPLAY_RETRY = RetryPolicy(max_retries=1, backoff=0.25, max_backoff=1.0, max_total=5.0)
 DISPLAY_TIMEOUT = 10.0
 
@@ -78,10 +82,9 @@ _clients_lock = threading.Lock()
 
 
 def display_client() -> Client:
-    """A client for reprs and the watch: the current settings, short timeout, one retry.
-
-    A repr should not hang a notebook for a minute when the server is down, so it does not
-    use the default client's patient retry policy. One client per resolved settings.
+    """A client for the formatters' views and the watch: current settings, short timeout,
+    one retry (a repr's wait is bounded by `options.display.deadline` whatever the client).
+    One client per resolved settings.
     """
     settings = resolve_settings()
     with _clients_lock:
@@ -171,7 +174,13 @@ def format_html(obj: Any) -> str | None:
     if kind is None:
         return None
     try:
-        view = to_view(obj, _client_for(kind))
+        if kind == "flow":  # the only conversion that asks the server: within the deadline
+            client = _client_for(kind)
+            view = Deadline().call("the flow", lambda: to_view(obj, client))
+        else:
+            view = to_view(obj, _client_for(kind))
+    except DisplayLate as exc:
+        return _note_html(_KIND_LABELS[kind], _title(obj), str(exc))
     except NotFound:
         if kind == "flow":
             return _note_html("Flow", _title(obj), "Not on the server yet: the flow has no runs.")

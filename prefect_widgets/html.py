@@ -15,12 +15,12 @@ import html as _html
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from .formatting import UNCERTAIN_NOTE, fmt_duration, fmt_time, run_counts_text, task_label
 from .options import display
 from .states import STATE_TYPES, State
 
@@ -109,28 +109,6 @@ def trunc(value: Any, width: int | None = None, css: str = "") -> str:
         return f"<span{cls}>{escape(text)}</span>" if css else escape(text)
     cls = f' class="pw-trunc {css}"'.rstrip() if css else ' class="pw-trunc"'
     return f'<span{cls} title="{escape(_capped(text, MAX_TITLE))}">{escape(short)}</span>'
-
-
-def fmt_time(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if value.utcoffset() == timedelta(0)
-                                                   else value.strftime(" %z"))
-
-
-def fmt_duration(value: timedelta | None) -> str:
-    if value is None:
-        return "—"
-    seconds = value.total_seconds()
-    if seconds < 0:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def head_tail(items: Sequence[T], max_rows: int | None = None,
@@ -255,6 +233,17 @@ def _text_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{t.title()}: {n:,}" for t in COUNT_ORDER if (n := counts.get(t)))
 
 
+def _run_counts(task_runs: Sequence[TaskRunView]) -> str:
+    subflows = sum(1 for t in task_runs if t.kind == "subflow-run")
+    return run_counts_text(len(task_runs) - subflows, subflows)
+
+
+def _uncertain_note(task_runs: Iterable[TaskRunView]) -> str:
+    if not any(t.map_index_uncertain for t in task_runs):
+        return ""
+    return f'<div class="pw-muted pw-note">{escape(UNCERTAIN_NOTE)}</div>'
+
+
 # --------------------------------------------------------------------------- task tables
 
 
@@ -262,13 +251,25 @@ def _retries(run_count: int) -> str:
     return str(max(0, run_count - 1))
 
 
+def _task_name_cell(task: TaskRunView) -> str:
+    """The run's name; a subflow run's is marked and links to the subflow run."""
+    if task.kind != "subflow-run":
+        return trunc(task.name)
+    child = task.child_flow_run_id
+    base = _ui_base(task)
+    url = f"{base}/runs/flow-run/{child}" if base and child else None
+    return ('<span class="pw-chip pw-subflow">subflow</span> '
+            + _link(trunc(task.name), url))
+
+
 def _task_row(task: TaskRunView, message: bool = False) -> str:
+    label = task_label(task.task_name, task.map_index, task.mapped, task.map_index_uncertain)
     cells = [
-        _badge(task.state), trunc(task.name), fmt_time(task.start_time),
+        _badge(task.state), _task_name_cell(task), trunc(label), fmt_time(task.start_time),
         fmt_duration(task.duration),
     ]
     row = "".join(f"<td>{c}</td>" for c in cells)
-    row += f'<td class="pw-num">{_retries(task.run_count)}</td>'
+    row += f'<td class="pw-num">{task.retries}</td>'
     if message:
         row += f"<td>{trunc(task.state.message or '', 2 * display.max_colwidth)}</td>"
     return f"<tr>{row}</tr>"
@@ -283,7 +284,7 @@ def _table(header: Sequence[str], head: list[str], hidden: int, tail: list[str],
             f'{"".join(head)}{more}{"".join(tail)}</tbody></table>')
 
 
-TASK_HEADER = ("state", "name", "start", "duration", "retries")
+TASK_HEADER = ("state", "name", "task", "start", "duration", "retries")
 
 
 def task_table_html(task_runs: Sequence[TaskRunView]) -> str:
@@ -346,7 +347,7 @@ def flow_run_text(view: FlowRunView, task_runs: Sequence[TaskRunView] | None,
         lines.append(f"  tags:     {', '.join(_cut(t) for t in view.tags[:display.max_items])}")
     if task_runs is not None:
         counts = Counter(t.state.type for t in task_runs)
-        lines.append(f"  task runs: {len(task_runs):,} ({_text_counts(counts)})")
+        lines.append(f"  {_run_counts(task_runs)} ({_text_counts(counts)})")
         failed = [t for t in task_runs if _is_problem(t)][:display.max_failed]
         for task in failed:
             lines.append(f"    ✗ {_cut(task.name)} [{task.state.name}] "
@@ -399,39 +400,90 @@ def flow_run_body(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = N
             body += _details('<span class="pw-state-failed">Failed task runs</span>',
                              failed_table_html(failed), len(failed))
         if task_runs:
-            body += task_table_html(task_runs)
+            body += task_table_html(task_runs) + _uncertain_note(task_runs)
             body += _details(f"Slowest task runs <span class=\"pw-count\">(top {SLOWEST})</span>",
                              slowest_table_html(task_runs), open_=slowest_open)
-        parts.append(_details("Task runs", body, len(task_runs)))
+        counted = escape(_run_counts(task_runs))
+        parts.append(_details(f'Task runs <span class="pw-count">({counted})</span>', body))
     return "".join(parts)
 
 
 def flow_run_html(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = None, *,
-                  fetch: bool = True) -> str:
+                  fetch: bool = True, deadline: float | None = None) -> str:
     """The FlowRunView repr.
 
     Without `task_runs` they are fetched once (one paged request) and kept with the view;
     the flow's name comes from the cached `view.flow`. `fetch=False` renders offline from
     what is given and cached. Server errors become a short message in the HTML.
+
+    Never blocks: the loads share one `deadline` (seconds; `options.display.deadline` by
+    default). Past it the repr shows what the snapshot holds and says the data may be
+    stale; the loads finish in the background and fill the snapshot for the next display.
     """
-    errors = ""
-    if task_runs is None and fetch:
-        task_runs, errors = _load_task_runs(view)
-    elif task_runs is None:
-        task_runs = view.data.peek("task_views")
-    flow_name, flow_error = None, ""
+    return _flow_run_repr(view, task_runs, fetch=fetch, deadline=deadline)[0]
+
+
+def _flow_run_repr(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = None, *,
+                   fetch: bool = True, deadline: float | None = None
+                   ) -> tuple[str, str | None]:
+    """`flow_run_html`, and its note when it shows less than it wanted (else None)."""
+    from .display_deadline import Deadline
+
+    try:
+        data = view.data
+    except Exception as exc:  # no usable client (no API URL): render what the view holds
+        if not fetch:
+            return _wrap(flow_run_body(view, task_runs), flow_run_text(view, task_runs)), None
+        errors = (_error("the task runs", exc) if task_runs is None else "") \
+            + _error("the flow", exc)
+        body = flow_run_body(view, task_runs, errors=errors)
+        return _wrap(body, flow_run_text(view, task_runs)), None
+    errors, flow_error, note = "", "", None
     if fetch:
-        flow_name, flow_error = _flow_name(view)
-    elif view.data.holds("flow"):
-        flow_name = view.data.peek("flow").name
-    body = flow_run_body(view, task_runs, flow_name=flow_name, errors=errors + flow_error)
-    return _wrap(body, flow_run_text(view, task_runs, flow_name))
+        budget = Deadline(deadline)
+        tasks_pending = None if task_runs is not None else budget.start(
+            "the task runs", lambda: view.task_runs(progress=False), data, "task_views")
+        flow_pending = budget.start("the flow", lambda: view.flow.name, data, "flow")
+        if tasks_pending is not None:
+            task_runs, errors = _awaited(budget, tasks_pending)
+        flow_error = _awaited(budget, flow_pending)[1]
+        note = budget.note()
+    if task_runs is None:  # offline, or not loaded in time: what the snapshot holds
+        task_runs = data.peek("task_views")
+    flow_name = data.peek("flow").name if data.holds("flow") else None
+    notes = f'<div class="pw-error pw-stale">{escape(note)}</div>' if note else ""
+    body = flow_run_body(view, task_runs, flow_name=flow_name,
+                         errors=notes + errors + flow_error)
+    text = flow_run_text(view, task_runs, flow_name)
+    if note:
+        text += f"\n  note:     {note}"
+    return _wrap(body, text), note
+
+
+def _awaited(budget: Any, pending: Any) -> tuple[Any, str]:
+    """A display load's value, or an error block; nothing when it only came too late
+    (the display's note says so once)."""
+    from .display_deadline import DisplayLate
+
+    value, error = budget.result(pending)
+    if error is None or isinstance(error, DisplayLate):
+        return value, ""
+    return None, _error(pending.what, error)
 
 
 def _ui_url(view: FlowRunView) -> str | None:
     try:
         return view.ui_url
     except Exception:  # no usable settings: render the name without a link
+        return None
+
+
+def _ui_base(view: TaskRunView) -> str | None:
+    from .client import get_client
+
+    try:
+        return get_client(view.client).ui_url
+    except Exception:  # no usable settings: no link
         return None
 
 
@@ -620,7 +672,11 @@ def mimebundle(obj: Any) -> dict[str, str]:
         (TaskRunList, task_run_list_html), (LogList, log_list_html),
     ]
     bundle = {"text/plain": repr(obj)}
-    for cls, render in renderers:
+    if isinstance(obj, FlowRunView):  # the one display that loads: note what did not come
+        bundle["text/html"], note = _flow_run_repr(obj)
+        if note:
+            bundle["text/plain"] += f"\n# {note}"
+    for cls, render in renderers if "text/html" not in bundle else ():
         if isinstance(obj, cls):
             bundle["text/html"] = render(obj)
             break

@@ -5,12 +5,17 @@
     with prefect_widgets.options.option_context("display.max_rows", 5, "display.max_colwidth", 40):
         flow_run
 
+`display.deadline` (seconds, default 2.5) bounds how long one repr waits for the server,
+connecting and reading included: past it, the repr shows what the snapshot already holds and
+says the data may be stale (the load goes on in the background and fills the snapshot).
+
 Above `max_rows` rows, a table shows `min_rows` of them: half from the head, half from the
 tail, with "N more" between. Failed task runs are listed before the head and tail.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -33,14 +38,27 @@ class DisplayOptions:
     max_failed: int = 5
     #: log lines shown (the newest ones)
     max_log_lines: int = 50
+    #: seconds a repr waits for the server (all its loads together) before it shows what
+    #: the snapshot holds, noting that the data may be stale
+    deadline: float = 2.5
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in {f.name for f in fields(self)}:
             raise AttributeError(f"Unknown display option {name!r}; known: "
                                  f"{', '.join(f.name for f in fields(self))}.")
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if name in SECONDS:
+            if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                    or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"display.{name} must be a positive number of seconds, "
+                                 f"got {value!r}.")
+            value = float(value)
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"display.{name} must be a positive int, got {value!r}.")
         object.__setattr__(self, name, value)
+
+
+#: options given in seconds (positive numbers, not only ints)
+SECONDS = frozenset({"deadline"})
 
 
 display = DisplayOptions()
@@ -54,11 +72,11 @@ def _split(key: str) -> str:
     return name
 
 
-def get_option(key: str) -> int:
+def get_option(key: str) -> Any:
     return getattr(display, _split(key))
 
 
-def set_option(key: str, value: int) -> None:
+def set_option(key: str, value: Any) -> None:
     setattr(display, _split(key), value)
 
 

@@ -13,6 +13,8 @@ derived field has exactly one definition here:
   the id's millisecond timestamp. Runs created in the same millisecond have no knowable
   order: they are ordered by expected start time, then id, and ``map_index_uncertain`` is
   True for them (ids that are not UUIDv7: the whole group, by expected start).
+* ``mapped``: the task ran more than once in the flow run (mapped, or called repeatedly):
+  labels then show ``task_name[map_index]``.
 * ``retries``: retries that happened, ``max(run_count - 1, 0)``; ``max_retries`` is the
   configured limit.
 * ``kind``: ``"subflow-run"`` for a task run that stands for a subflow run (its state
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TASK_RUN_COLUMNS", "TIMELINE_COLUMNS", "FLOW_RUN_COLUMNS", "LOG_COLUMNS",
-    "STATE_DTYPE", "TIME", "SPAN", "task_name_of", "uuid7_ms", "map_indices", "retries_of",
+    "STATE_DTYPE", "TIME", "SPAN", "task_name_of", "uuid7_ms", "map_indices", "retries_of", "max_retries_of",
     "upstream_ids", "kind_of", "duration_of", "task_run_fields", "flow_run_fields",
     "flow_fields", "ordered_task_runs", "task_runs_frame", "timeline_from_tasks", "flow_runs_frame", "logs_frame",
     "states_from_json", "empty_frame", "graph_nodes",
@@ -59,7 +61,7 @@ TASK_RUN_COLUMNS: dict[str, Any] = {
     "updated": TIME, "duration": SPAN, "total_run_time": SPAN, "estimated_run_time": SPAN,
     "run_count": "int64", "retries": "int64", "retry_delay": "float64", "tags": "object",
     "cache_key": "str", "upstream_task_run_ids": "object", "kind": KIND_DTYPE,
-    "map_index_uncertain": "bool", "max_retries": "Int64",
+    "map_index_uncertain": "bool", "max_retries": "Int64", "mapped": "bool",
 }
 TIMELINE_COLUMNS: dict[str, Any] = {
     "name": "str", "task_name": "str", "kind": KIND_DTYPE, "map_index": "Int64",
@@ -67,7 +69,7 @@ TIMELINE_COLUMNS: dict[str, Any] = {
     "upstream_task_run_ids": "object", "downstream_task_run_ids": "object",
     "map_index_uncertain": "bool", "run_count": "int64", "retries": "int64",
     "state_name": "category", "state_message": "str", "expected_start_time": TIME,
-    "child_flow_run_id": "str",
+    "child_flow_run_id": "str", "mapped": "bool",
 }
 FLOW_RUN_COLUMNS: dict[str, Any] = {
     "name": "str", "flow_id": "str", "deployment_id": "str",
@@ -107,11 +109,11 @@ def uuid7_ms(value: str) -> int | None:
 
 
 def map_indices(ids: Sequence[str], groups: Sequence[Any], dynamic_keys: Sequence[Any],
-                expected: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """`(map_index, map_index_uncertain)` of each run among the runs of its group."""
+                expected: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`(map_index, map_index_uncertain, mapped)` of each run among the runs of its group."""
     n = len(ids)
     if not n:
-        return np.zeros(0, dtype="int64"), np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     keys = [str(k or "") for k in dynamic_keys]
     counter = np.array([float(k) if k.isdigit() else np.nan for k in keys])
     created = np.array([float(ms) if (ms := uuid7_ms(str(i))) is not None else np.nan
@@ -134,12 +136,19 @@ def map_indices(ids: Sequence[str], groups: Sequence[Any], dynamic_keys: Sequenc
     index[order] = np.arange(n) - run_start
     tied = frame.assign(created=created).duplicated(["g", "created"], keep=False).to_numpy()
     uncertain = np.where(all_counter, False, np.where(all_created, tied, size > 1))
-    return index, uncertain.astype(bool)
+    return index, uncertain.astype(bool), size > 1
 
 
 def retries_of(run_count: Any) -> int:
     """Retries that happened: one fewer than the runs, never below zero."""
     return max(0, int(run_count or 0) - 1)
+
+
+def max_retries_of(policy: Mapping[str, Any] | None) -> int | None:
+    """The configured retry limit (the task's `retries=`), if the server recorded one."""
+    value = (policy or {}).get("retries")
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
 
 
 def upstream_ids(task_inputs: Mapping[str, Any] | None) -> list[str]:
@@ -275,9 +284,10 @@ def _order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def ordered_task_runs(rows: list[dict[str, Any]]
-                      ) -> tuple[list[dict[str, Any]], list[str], np.ndarray, np.ndarray]:
-    """Task-run records in run order, with their task names, map indices and whether
-    each index is uncertain (see the module docstring)."""
+                      ) -> tuple[list[dict[str, Any]], list[str], np.ndarray, np.ndarray,
+                                 np.ndarray]:
+    """Task-run records in run order, with their task names, map indices, whether each
+    index is uncertain, and whether the task ran more than once (see the module docstring)."""
     try:
         rows = _order(rows)
     except (KeyError, TypeError):
@@ -285,16 +295,16 @@ def ordered_task_runs(rows: list[dict[str, Any]]
     keys = [r.get("dynamic_key") for r in rows]
     names = [task_name_of(r.get("name"), k, r.get("task_key")) for r, k in zip(rows, keys)]
     groups = [(r.get("flow_run_id"), r.get("task_key"), n) for r, n in zip(rows, names)]
-    index, uncertain = map_indices([r["id"] for r in rows], groups, keys,
-                                   [r.get("expected_start_time") for r in rows])
-    return rows, names, index, uncertain
+    index, uncertain, mapped = map_indices([r["id"] for r in rows], groups, keys,
+                                           [r.get("expected_start_time") for r in rows])
+    return rows, names, index, uncertain, mapped
 
 
 def task_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The full task-run frame (index `task_run_id`) from task-run records, in run order."""
     if not rows:
         return empty_frame(TASK_RUN_COLUMNS, "task_run_id")
-    rows, names, index, uncertain = ordered_task_runs(rows)
+    rows, names, index, uncertain, mapped = ordered_task_runs(rows)
     col = {name: [r.get(name) for r in rows] for name in (
         "id", "name", "task_key", "dynamic_key", "flow_run_id", "state_type", "state_name",
         "expected_start_time", "start_time", "end_time", "created", "updated",
@@ -326,7 +336,8 @@ def task_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "kind": pd.Categorical([kind_of(s.get("state_details")) for s in states],
                                dtype=KIND_DTYPE),
         "map_index_uncertain": uncertain,
-        "max_retries": pd.array([p.get("retries") for p in policies], dtype="Int64"),
+        "max_retries": pd.array([max_retries_of(p) for p in policies], dtype="Int64"),
+        "mapped": mapped,
     })
     frame.index = pd.Index(col["id"], dtype="str", name="task_run_id")
     return frame.astype(TASK_RUN_COLUMNS)

@@ -17,39 +17,83 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from . import _ops
-from .client import Client
+from .client import Client, get_client
 from .logs import LogEntry, log_filter
 from .records import states_from_json, task_runs_frame, timeline_from_tasks
 from .states import FINISHED_TYPES, State
 
-__all__ = ["RunData"]
+__all__ = ["RunData", "task_rows_by_id", "subflow_task_rows"]
 
 T = TypeVar("T")
 _MISSING = object()
 
 
+class _Loading:
+    """A load in progress: the thread running it, and an event set when it ends."""
+
+    def __init__(self) -> None:
+        self.owner = threading.get_ident()
+        self.done = threading.Event()
+
+
 class RunData:
     """What one snapshot of a flow run has read: task runs, flow, state histories, logs."""
 
-    def __init__(self, flow_run_id: str, client: Client,
+    def __init__(self, flow_run_id: str, client: Client | None,
                  carried: RunData | None = None) -> None:
         self.flow_run_id = flow_run_id
-        self.client = client
+        self._client = client
         self._lock = threading.RLock()
         self._values: dict[str, Any] = {}
+        #: loads in progress, by key (their values are not held yet)
+        self._loading: dict[str, _Loading] = {}
         #: state histories of finished task runs, handed on along `get_latest()`
         self._histories: dict[str, list[State]] = dict(carried._final_histories()) \
             if carried is not None else {}
 
+    @property
+    def client(self) -> Client:
+        """The snapshot's client (the default one, resolved when first needed)."""
+        return get_client(self._client)
+
     # ---- generic
 
     def once(self, key: str, load: Callable[[], T]) -> T:
-        """`load()` the first time `key` is asked for; the same value afterwards."""
+        """`load()` the first time `key` is asked for; the same value afterwards.
+
+        The load runs outside the lock: other keys stay readable meanwhile, and a caller
+        asking for a key being loaded waits for that load (at most once per value: a load
+        that fails leaves the key unread, and the next caller tries again). Displays wait
+        with a bound instead, through `wait()`.
+        """
+        while True:
+            with self._lock:
+                value = self._values.get(key, _MISSING)
+                if value is not _MISSING:
+                    return value
+                pending = self._loading.get(key)
+                mine = pending is None
+                if mine:
+                    pending = self._loading[key] = _Loading()
+            if mine:
+                return self._load(key, load, pending)
+            if pending.owner == threading.get_ident():
+                raise RuntimeError(f"Loading {key!r} asked for {key!r} again.")
+            pending.done.wait()  # then the value is held, or the load failed: try again
+
+    def _load(self, key: str, load: Callable[[], T], pending: _Loading) -> T:
+        try:
+            value = load()
+        except BaseException:
+            with self._lock:
+                del self._loading[key]
+            pending.done.set()
+            raise
         with self._lock:
-            value = self._values.get(key, _MISSING)
-            if value is _MISSING:
-                value = self._values[key] = load()
-            return value
+            self._values[key] = value
+            del self._loading[key]
+        pending.done.set()
+        return value
 
     def holds(self, key: str) -> bool:
         """Whether `key` was already read (display code renders offline from what is held)."""
@@ -57,6 +101,17 @@ class RunData:
 
     def peek(self, key: str) -> Any:
         return self._values.get(key)
+
+    def loading(self, key: str) -> bool:
+        """Whether a load of `key` is in progress (in some thread)."""
+        return key in self._loading
+
+    def wait(self, key: str, timeout: float) -> bool:
+        """Wait at most `timeout` s for a load of `key` in progress; whether `key` is held."""
+        pending = self._loading.get(key)
+        if pending is not None:
+            pending.done.wait(max(0.0, timeout))
+        return key in self._values
 
     # ---- task runs
 
@@ -117,3 +172,25 @@ class RunData:
             rows = self.client.run(_ops.filter_page("/logs/filter", body))
             return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
         return self.once(f"log_tail:{limit}", load)
+
+
+# ---- targeted reads (the live widget's polling)
+
+
+def task_rows_by_id(client: Client, task_run_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The task-run records with these ids (`POST /task_runs/filter`, ≤ 200 ids a page);
+    ids the server does not know are left out."""
+    ids = list(dict.fromkeys(str(i) for i in task_run_ids))
+    rows: list[dict[str, Any]] = []
+    for at in range(0, len(ids), _ops.PAGE_SIZE):
+        chunk = ids[at:at + _ops.PAGE_SIZE]
+        body = {"task_runs": {"id": {"any_": chunk}}, "limit": len(chunk), "offset": 0}
+        rows += client.run(_ops.filter_page("/task_runs/filter", body))
+    return rows
+
+
+def subflow_task_rows(client: Client, flow_run_id: str) -> list[dict[str, Any]]:
+    """The records of a flow run's task runs that stand for subflow runs (paged)."""
+    body = {"flow_runs": {"id": {"any_": [flow_run_id]}},
+            "task_runs": {"subflow_runs": {"exists_": True}}}
+    return client.run(_ops.filter_all("/task_runs/filter", body))

@@ -24,6 +24,14 @@ HOSTILE = {
 
 MAPPED_SIZE = 450
 
+#: on-demand samples (not in `DEFAULT`): `named_<n>` maps `sq-{x}` over range(n); the task
+#: run name gives each run's input position
+NAMED_SIZES = (3, 40)
+#: the inputs of the `load_files` sample, whose task runs are named `load-{path}`
+LOAD_PATHS = ("alpha.csv", "beta.csv", "gamma.csv", "delta.csv")
+#: every on-demand sample (run them with `PrefectServer.run_flows(*ON_DEMAND)`)
+ON_DEMAND = ["named_3", "named_40", "load_files", "retried", "task_and_subflow"]
+
 
 def define_flows() -> dict[str, Any]:
     """The sample flows, keyed by name (imports prefect)."""
@@ -129,10 +137,62 @@ def define_flows() -> dict[str, Any]:
         get_run_logger().info(HOSTILE["script"] + HOSTILE["rtl"])
         hostile_task(HOSTILE["url"])
 
+    # ---- on-demand samples (not in DEFAULT): real runs for the agreement tests
+
+    @task(task_run_name="sq-{x}")
+    def named_square(x: int) -> int:
+        return x * x
+
+    @flow(name="named-squares")
+    def named_squares(n: int = 3) -> int:
+        return sum(f.result() for f in named_square.map(range(n)))
+
+    @task(task_run_name="load-{path}")
+    def load_file(path: str) -> int:
+        return len(path)
+
+    @flow(name="load-files")
+    def load_files() -> int:
+        return sum(f.result() for f in load_file.map(LOAD_PATHS))
+
+    @task
+    def prepare() -> int:
+        return 1
+
+    @task(retries=2, retry_delay_seconds=0)
+    def twice_flaky(x: int) -> int:
+        attempts["twice"] = attempts.get("twice", 0) + 1
+        if attempts["twice"] < 3:
+            raise TimeoutError(f"Attempt {attempts['twice']} timed out")
+        return x
+
+    @task(retries=1, retry_delay_seconds=0)
+    def once_flaky(x: int) -> int:
+        attempts["once"] = attempts.get("once", 0) + 1
+        if attempts["once"] < 2:
+            raise TimeoutError(f"Attempt {attempts['once']} timed out")
+        return x
+
+    @flow(name="retried-tasks")
+    def retried() -> int:
+        x = prepare()
+        return twice_flaky(x) + once_flaky(x)
+
+    @flow(name="task-and-subflow")
+    def task_and_subflow() -> int:
+        return prepare() + child(1)
+
+    def sized(fn: Any, n: int) -> Any:
+        def run(return_state: bool = False) -> Any:
+            return fn(n, return_state=return_state)
+        return run
+
     return {
         "hello": hello_world, "failing": failing_etl, "retrying": retrying, "mapped": mapped,
         "subflow": parent, "persisted": persisted, "diamond": diamond,
         "slow": slow_pipeline, "hostile": hostile,
+        **{f"named_{n}": sized(named_squares, n) for n in NAMED_SIZES},
+        "load_files": load_files, "retried": retried, "task_and_subflow": task_and_subflow,
     }
 
 

@@ -20,6 +20,7 @@ from .records import (
     flow_fields,
     flow_run_fields,
     kind_of,
+    max_retries_of,
     ordered_task_runs,
     retries_of,
     states_from_json,
@@ -162,16 +163,19 @@ class TaskRunView:
     map_index: int | None = field(default=None, compare=False)
     #: True when runs of the task were created in the same millisecond: the order is a guess
     map_index_uncertain: bool = field(default=False, compare=False)
+    #: True when the task ran more than once in the flow run (mapped or called repeatedly)
+    mapped: bool = field(default=False, compare=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     client: Client | None = field(default=None, compare=False)
     _cache: _Cache = field(default_factory=_Cache, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Client | None = None,
-                  map_index: int | None = None, map_index_uncertain: bool = False
-                  ) -> TaskRunView:
+                  map_index: int | None = None, map_index_uncertain: bool = False,
+                  mapped: bool = False) -> TaskRunView:
         return cls(**task_run_fields(body), map_index=map_index,
-                   map_index_uncertain=map_index_uncertain, raw=body, client=client)
+                   map_index_uncertain=map_index_uncertain, mapped=mapped, raw=body,
+                   client=client)
 
     @staticmethod
     def _read(task_run_id: str) -> Operation[dict]:
@@ -207,6 +211,11 @@ class TaskRunView:
     def retries(self) -> int:
         """Retries that happened: `run_count - 1`, never below zero."""
         return retries_of(self.run_count)
+
+    @property
+    def max_retries(self) -> int | None:
+        """The configured retry limit (the task's `retries=`), if recorded."""
+        return max_retries_of(self.empirical_policy)
 
     @property
     def kind(self) -> str:
@@ -310,14 +319,14 @@ def _with_map_index(view: TaskRunView, known: TaskRunView) -> TaskRunView:
     if known.map_index is None or view.map_index is not None:
         return view
     return TaskRunView.from_json(view.raw, view.client, known.map_index,
-                                 known.map_index_uncertain)
+                                 known.map_index_uncertain, known.mapped)
 
 
 def task_runs_in_order(rows: list[dict], client: Client | None) -> list[TaskRunView]:
     """Views in run order, numbered as `prefect_widgets.records` defines `map_index`."""
-    rows, _, index, uncertain = ordered_task_runs(rows)
-    return [TaskRunView.from_json(row, client, int(i), bool(u))
-            for row, i, u in zip(rows, index, uncertain)]
+    rows, _, index, uncertain, mapped = ordered_task_runs(rows)
+    return [TaskRunView.from_json(row, client, int(i), bool(u), bool(m))
+            for row, i, u, m in zip(rows, index, uncertain, mapped)]
 
 
 # --------------------------------------------------------------------------- flow runs
@@ -399,8 +408,7 @@ class FlowRunView:
         """Everything this snapshot has read from the server (see `prefect_widgets.rundata`)."""
         with self._cache.lock:
             if self._cache.data is None:
-                self._cache.data = RunData(self.flow_run_id, get_client(self.client),
-                                           self._cache.previous)
+                self._cache.data = RunData(self.flow_run_id, self.client, self._cache.previous)
             return self._cache.data
 
     def _cached(self, key: str, load: Any) -> Any:
@@ -535,9 +543,7 @@ class FlowRunView:
         cached_id = self._cache.slugs.get(slug_key)
         if cached_id in self._cache.task_runs:
             return self._cache.task_runs[cached_id]
-        stem = task_slug.rsplit("-", 1)[0] if "-" in task_slug else task_slug
-        rows = client.run(self._fetch_task_runs({"task_runs": {"name": {"like_": stem}}}))
-        match = _match_slug(task_runs_in_order(rows, client), task_slug, map_index)
+        match = _match_slug(self.task_runs(), task_slug, map_index)
         self._remember([match])
         self._cache.slugs[slug_key] = match.task_run_id
         return match
@@ -643,7 +649,8 @@ class FlowRunView:
 
 
 def _slug_matches(view: TaskRunView, slug: str) -> bool:
-    return slug in (view.name, view.task_key) or view.task_key.rsplit("-", 1)[0] == slug
+    return slug in (view.name, view.task_key, view.task_name) or \
+        view.task_key.rsplit("-", 1)[0] == slug
 
 
 def _match_slug(views: list[TaskRunView], slug: str, map_index: int | None) -> TaskRunView:

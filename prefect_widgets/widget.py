@@ -2,7 +2,11 @@
 
 The front end (`js/`, built into `static/`) draws a canvas Gantt. Task runs cross the
 kernel/browser boundary as binary columns (`_timeline_encoding`); while the run is live,
-a background thread polls `graph-v2?since=` and sends only changed rows as patches.
+a background thread polls `graph-v2?since=` to learn which nodes changed, reads only those
+task-run records, rebuilds the timeline from the records it holds (so map indices are
+numbered exactly as a fresh widget would number them) and sends the changed rows as
+patches. A view that renders (a second view, a page reload) asks for a resync: the
+`timeline` trait is then re-encoded if patches were sent since it was last set.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import traitlets
 from . import _ops
 from ._timeline_encoding import encode_patch, encode_timeline
 from .client import get_client
-from .dataframes import graph_frame
 from .errors import PrefectWidgetsError
+from .records import graph_nodes, retries_of, task_runs_frame, timeline_from_tasks
+from .rundata import subflow_task_rows, task_rows_by_id
 from .states import FINISHED_TYPES
 from .views import FlowRunView, TaskRunView
 
@@ -38,20 +43,49 @@ def _ms(value: datetime | None) -> float | None:
     return value.timestamp() * 1000 if value is not None else None
 
 
+#: Columns of the wire frame (what a patch carries), compared to find changed rows.
+_WIRE = ("task_key", "map_index", "state_type", "start_time", "end_time", "run_count", "kind")
+
+
 def _encodable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The wire rows of a whole timeline frame: task name, map index (-1 = not mapped: the
+    task ran once in the flow run), state, times, run count, kind (1 = subflow run)."""
+    names = [str(n) for n in frame["task_name"]]
+    subflow = (frame["kind"].astype(str) == "subflow-run").to_numpy() \
+        if "kind" in frame else np.zeros(len(frame), dtype=bool)
+    if "mapped" in frame:  # records' rule: the task ran more than once in the flow run
+        single = ~frame["mapped"].to_numpy(bool)
+    else:
+        sizes = pd.Series(names, dtype=object).map(pd.Series(names, dtype=object).value_counts())
+        single = sizes.to_numpy() == 1 if len(names) else np.zeros(0, dtype=bool)
+    map_index = pd.array(frame["map_index"], dtype="Int64").fillna(-1).to_numpy("int64")
+    map_index[single] = -1
     return pd.DataFrame({
-        "task_key": frame["task_name"], "map_index": frame["map_index"],
-        "state_type": frame["state_type"].astype(str), "start_time": frame["start_time"],
-        "end_time": frame["end_time"],
-        "run_count": frame["run_count"] if "run_count" in frame else 1,
+        "task_key": names,
+        "map_index": map_index,
+        "state_type": frame["state_type"].astype(str).to_numpy(object),
+        "start_time": frame["start_time"], "end_time": frame["end_time"],
+        "run_count": frame["run_count"].to_numpy("int64") if "run_count" in frame else 1,
+        "kind": subflow.astype("uint8"),
     }, index=frame.index)
+
+
+def _changed(fresh: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
+    """Rows of `fresh` (wire frames) that are new or differ from `known`."""
+    old = known.reindex(fresh.index)
+    same = np.ones(len(fresh), dtype=bool)
+    for column in _WIRE:
+        a, b = fresh[column].astype(object), old[column].astype(object)
+        same &= ((a == b) | (a.isna() & b.isna())).to_numpy(bool)
+    return ~same
 
 
 class FlowRunWidget(anywidget.AnyWidget):
     """A flow run's state, counts and task timeline; live until the run finishes.
 
-    `selected_task_run` is the task run clicked in the timeline (a `TaskRunView`).
-    `critical_path=True` (or `show_critical_path()`) highlights the critical path.
+    `selected_task_run` is the task run clicked in the timeline (a `TaskRunView`; for a
+    subflow run, the parent task run standing for it); `selected_flow_run` is the subflow
+    run clicked (a `FlowRunView`), else None. `critical_path=True` (or `show_critical_path()`) highlights the critical path.
     """
 
     _esm = _STATIC / "widget.js"
@@ -67,14 +101,20 @@ class FlowRunWidget(anywidget.AnyWidget):
                  attempts: bool = False, **kwargs: Any) -> None:
         if isinstance(flow_run, str):
             flow_run = FlowRunView.from_flow_run_id(flow_run)
+        elif live and not flow_run.state.is_finished() and flow_run.data.holds("task_rows"):
+            flow_run = flow_run.get_latest()  # polling follows from now: start from now
         super().__init__(**kwargs)
         self.flow_run = flow_run
         self.interval = interval
         self.settle = settle
         self._settled_by: float | None = None
         self._synced_at: datetime | None = None  # start of the last successful fetch
+        self._lock = threading.RLock()  # the frame: polling thread vs comm messages
         self._rows: dict[str, int] = {}
-        self._frame = pd.DataFrame()
+        self._records: dict[str, dict[str, Any]] = {}  # task-run records, by id
+        self._frame = pd.DataFrame()  # the timeline frame, in widget row order
+        self._wire = pd.DataFrame()  # its wire rows (_encodable)
+        self._trait_current = False  # `timeline` holds every row as the browser has it
         self._keys: list[str] = []
         self._t0: float | None = None
         self._stop = threading.Event()
@@ -98,19 +138,19 @@ class FlowRunWidget(anywidget.AnyWidget):
         graph = get_client(self.flow_run.client).run(_ops.get(
             f"/flow_runs/{self.flow_run.flow_run_id}/graph-v2",
             f"Flow run {self.flow_run.flow_run_id} not found.", params))
-        return graph_frame(graph)
-
-    def _timeline_frame(self) -> pd.DataFrame:
-        return self.flow_run.to_dataframe(columns="timeline", progress=False)
+        return graph_nodes(graph)
 
     def _set_header(self, error: str | None = None) -> None:
         run = self.flow_run
         counts = self._frame["state_type"].astype(str).value_counts() if len(self._frame) else {}
+        subflows = int((self._frame["kind"].astype(str) == "subflow-run").sum()) \
+            if len(self._frame) else 0
         self.header = {
             "run_name": run.name, "flow_name": self._flow_name(), "state_type": run.state.type,
             "state_name": run.state.name, "state_message": run.state.message,
             "start_ms": _ms(run.start_time), "end_ms": _ms(run.end_time), "ui_url": run.ui_url,
             "counts": {str(k): int(v) for k, v in dict(counts).items()},
+            "task_runs": len(self._frame) - subflows, "subflow_runs": subflows,
             "live": self._thread is not None and not self._stop.is_set()
             and not run.state.is_finished(),
             "error": error,
@@ -123,27 +163,44 @@ class FlowRunWidget(anywidget.AnyWidget):
             return ""
 
     def _load_all(self) -> None:
+        """Read the snapshot's whole timeline (`flow_run.data`) and send it as the trait."""
         started = datetime.now(timezone.utc)
-        frame = self._timeline_frame()
-        self._synced_at = started
-        self._frame = frame
-        self._rows = {task_id: i for i, task_id in enumerate(frame.index)}
-        error = None
-        try:
-            self._encode()
-        except PrefectWidgetsError as exc:  # e.g. a dependency cycle: show the run anyway
-            self._critical = False
-            self._encode()
-            error = f"No critical path: {exc}"
-        self._set_header(error)
+        data = self.flow_run.data
+        rows = data.task_rows(progress=False)
+        frame = data.timeline(progress=False)
+        with self._lock:
+            selected = self._selected_id()
+            self._synced_at = started
+            self._records = {str(r["id"]): r for r in rows}
+            self._frame = frame
+            self._wire = _encodable(frame)
+            self._rows = {task_id: i for i, task_id in enumerate(frame.index)}
+            error = None
+            try:
+                self._encode()
+            except PrefectWidgetsError as exc:  # e.g. a dependency cycle: show the run anyway
+                self._critical = False
+                self._encode()
+                error = f"No critical path: {exc}"
+            if selected is not None:  # the same task run stays selected when rows reorder
+                self.selected_index = self._rows.get(selected, -1)
+            self._set_header(error)
+
+    def _selected_id(self) -> str | None:
+        if 0 <= self.selected_index < len(self._frame):
+            return str(self._frame.index[self.selected_index])
+        return None
 
     def _encode(self) -> None:
-        mask = self._critical_mask() if self._critical else None
-        encoded = encode_timeline(_encodable(self._frame), highlight=mask)
-        self._keys, self._t0 = list(encoded["keys"]), encoded["t0"]
-        if self._attempts:
-            encoded["gaps"] = self._encoded_gaps(encoded["t0"])
-        self.timeline = encoded
+        """Set the `timeline` trait to every row (views replace what they hold)."""
+        with self._lock:
+            mask = self._critical_mask() if self._critical else None
+            encoded = encode_timeline(self._wire, highlight=mask)
+            self._keys, self._t0 = list(encoded["keys"]), encoded["t0"]
+            if self._attempts:
+                encoded["gaps"] = self._encoded_gaps(encoded["t0"])
+            self.timeline = encoded
+            self._trait_current = True
 
     def _encoded_gaps(self, t0: float) -> dict[str, Any]:
         """The idle time between a retried task run's attempts, as binary columns:
@@ -196,20 +253,59 @@ class FlowRunWidget(anywidget.AnyWidget):
         self._critical = on
         self._encode()
 
-    def _apply(self, changed: pd.DataFrame) -> None:
-        """Merge changed/new rows into the frame and send them to the browser as a patch."""
-        if changed.empty:
+    def _stale_ids(self, nodes: pd.DataFrame) -> tuple[list[str], bool]:
+        """From changed graph nodes: task runs whose records must be read again, and
+        whether a subflow run unknown so far appeared (its parent task run is new).
+
+        A "flow-run" node is a subflow run: its row is the task run whose
+        `child_flow_run_id` is the node's id."""
+        frame = self._frame
+        by_child = {str(c): str(t) for t, c in zip(frame.index, frame["child_flow_run_id"])
+                    if isinstance(c, str) and c} if len(frame) else {}
+        subflow = (nodes["kind"] == "flow-run").to_numpy(bool)
+        ids = [by_child.get(str(i), "") if sub else str(i)
+               for i, sub in zip(nodes.index, subflow)]
+        new_subflow = any(sub and not i for i, sub in zip(ids, subflow))
+        known = frame.reindex(ids) if len(frame) else None
+        wanted: list[str] = []
+        if known is None:
+            return [i for i in ids if i], new_subflow
+        state = nodes["state_type"].astype(str).to_numpy(object)
+        differs = (state != known["state_type"].astype(str).to_numpy(object)) | (state == "RUNNING")
+        for column in ("start_time", "end_time"):  # task-run nodes: the record's own times
+            a, b = nodes[column].astype(object).to_numpy(), known[column].astype(object).to_numpy()
+            same = (a == b) | (pd.isna(a) & pd.isna(b))
+            differs |= ~same & ~subflow
+        ended = nodes["end_time"].notna().to_numpy() & known["end_time"].isna().to_numpy()
+        differs |= ended  # a subflow run's parent task run ends with it
+        for task_id, stale in zip(ids, differs):
+            if task_id and (stale or task_id not in self._rows):
+                wanted.append(task_id)
+        return list(dict.fromkeys(wanted)), new_subflow
+
+    def _merge(self, rows: list[dict[str, Any]]) -> None:
+        """Merge task-run records, rebuild the timeline from all records held (map indices
+        as a fresh widget numbers them) and send every row that changed as a patch."""
+        if not rows:
             return
+        for row in rows:
+            self._records[str(row["id"])] = row
+        fresh = timeline_from_tasks(task_runs_frame(list(self._records.values())))
+        order = list(self._rows) + [i for i in fresh.index if i not in self._rows]
+        fresh = fresh.loc[order]
+        wire = _encodable(fresh)
+        changed = _changed(wire, self._wire)
         old_n = len(self._rows)
-        fresh = changed[~changed.index.isin(self._rows)]
-        for task_id in fresh.index:
+        for task_id in order[old_n:]:
             self._rows[task_id] = len(self._rows)
-        self._frame = pd.concat([self._frame.drop(index=changed.index, errors="ignore"), changed])
-        self._frame = self._frame.loc[sorted(self._rows, key=self._rows.get)]
-        rows = _encodable(changed)
-        rows.insert(0, "index", [self._rows[i] for i in changed.index])
-        msg, buffers = encode_patch(old_n, rows, t0=self._t0, keys=self._keys)
+        self._frame, self._wire = fresh, wire
+        if not changed.any():
+            return
+        patch = wire[changed]
+        patch.insert(0, "index", [self._rows[i] for i in patch.index])
+        msg, buffers = encode_patch(old_n, patch, t0=self._t0, keys=self._keys)
         self._keys, self._t0 = list(msg["keys"]), msg["t0"]
+        self._trait_current = False
         self.send(msg, buffers)
 
     def refresh(self) -> None:
@@ -223,17 +319,30 @@ class FlowRunWidget(anywidget.AnyWidget):
         started = datetime.now(timezone.utc)
         margin = timedelta(seconds=max(5.0, 3 * self.interval))
         since = (self._synced_at or started) - margin
-        self.flow_run = self.flow_run.get_latest()
-        self._apply(self._graph(since))
-        self._synced_at = started
-        if self.flow_run.state.is_finished():
-            if self._settled_by is None:
-                self._settled_by = time.monotonic() + self.settle
-            open_rows = ~self._frame["state_type"].astype(str).isin(FINISHED_TYPES)
-            if not open_rows.any() or time.monotonic() > self._settled_by:
-                self._stop.set()
-                self._load_all()  # the saved notebook keeps the final, complete picture
-        self._set_header()
+        latest = self.flow_run.get_latest()
+        client = get_client(latest.client)
+        nodes = self._graph(since)
+        with self._lock:
+            wanted, new_subflow = self._stale_ids(nodes)
+            if latest.state.is_finished():  # settling: re-read what is still open
+                open_rows = ~self._frame["state_type"].astype(str).isin(FINISHED_TYPES) \
+                    if len(self._frame) else pd.Series([], dtype=bool)
+                wanted += [str(i) for i in self._frame.index[open_rows.to_numpy(bool)]]
+        rows = task_rows_by_id(client, wanted) if wanted else []
+        if new_subflow:
+            rows += subflow_task_rows(client, latest.flow_run_id)
+        with self._lock:
+            self.flow_run = latest
+            self._merge(rows)
+            self._synced_at = started
+            if latest.state.is_finished():
+                if self._settled_by is None:
+                    self._settled_by = time.monotonic() + self.settle
+                open_rows = ~self._frame["state_type"].astype(str).isin(FINISHED_TYPES)
+                if not open_rows.any() or time.monotonic() > self._settled_by:
+                    self._stop.set()
+                    self._load_all()  # the saved notebook keeps the final, complete picture
+            self._set_header()
 
     def _poll(self) -> None:
         delay = self.interval
@@ -253,31 +362,72 @@ class FlowRunWidget(anywidget.AnyWidget):
 
     # ---- interaction
 
+    def _selected_row(self) -> tuple[str, str | None] | None:
+        """(task run id, child flow run id or None) of the selected row."""
+        with self._lock:
+            index = self.selected_index
+            if index < 0 or index >= len(self._frame):
+                return None
+            return self._row(index)
+
+    def _row(self, index: int) -> tuple[str, str | None]:
+        task_id = str(self._frame.index[index])
+        child = self._frame["child_flow_run_id"].iloc[index]
+        return task_id, (str(child) if isinstance(child, str) and child else None)
+
     @property
     def selected_task_run(self) -> TaskRunView | None:
-        """The task run selected in the timeline, fetched by id."""
-        if self.selected_index < 0 or self.selected_index >= len(self._frame):
+        """The task run selected in the timeline, fetched by id (for a subflow run: the
+        parent task run that stands for it)."""
+        row = self._selected_row()
+        if row is None:
             return None
-        task_id = self._frame.index[self.selected_index]
-        return TaskRunView.from_task_run_id(task_id, client=self.flow_run.client)
+        return TaskRunView.from_task_run_id(row[0], client=self.flow_run.client)
+
+    @property
+    def selected_flow_run(self) -> FlowRunView | None:
+        """The subflow run selected in the timeline (its own `FlowRunView`), else None."""
+        row = self._selected_row()
+        if row is None or row[1] is None:
+            return None
+        return FlowRunView.from_flow_run_id(row[1], client=self.flow_run.client)
 
     def _on_message(self, _: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        if content.get("type") != "details":
+        kind = content.get("type")
+        if kind == "resync":  # a view rendered: make sure the trait holds every row
+            with self._lock:
+                if not self._trait_current:
+                    self._encode()
+            return
+        if kind != "details":
             return
         index = int(content.get("index", -1))
-        if not 0 <= index < len(self._frame):
-            return
-        task_id = self._frame.index[index]
-        fields: dict[str, Any] = {"id": task_id}
+        with self._lock:
+            if not 0 <= index < len(self._frame):
+                return
+            task_id, child = self._row(index)
+        self.send({"type": "details", "index": index, "fields": self._details(task_id, child)})
+
+    def _details(self, task_id: str, child: str | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {"kind": "Subflow run" if child else "Task run"}
+        if child:
+            fields["child_flow_run_id"] = child
+            try:
+                sub = FlowRunView.from_flow_run_id(child, client=self.flow_run.client)
+                fields.update(subflow_run=sub.name, subflow_state=sub.state.name)
+            except PrefectWidgetsError as exc:
+                fields["subflow_error"] = str(exc)
+        fields["id"] = task_id
         try:
             task = TaskRunView.from_task_run_id(task_id, client=self.flow_run.client)
             fields.update(name=task.name, state=task.state.name,
                           message=task.state.message or "", run_count=task.run_count,
+                          retries=retries_of(task.run_count),
                           start=str(task.start_time or ""), end=str(task.end_time or ""),
                           duration=str(task.duration or ""), tags=", ".join(task.tags))
         except PrefectWidgetsError as exc:
             fields["error"] = str(exc)
-        self.send({"type": "details", "index": index, "fields": fields})
+        return fields
 
     @property
     def is_polling(self) -> bool:
@@ -305,6 +455,12 @@ class FlowRunWidget(anywidget.AnyWidget):
                 pass
             data["text/plain"] = repr(self.flow_run)
         return bundle
+
+
+def _same_time(a: Any, b: Any) -> bool:
+    if pd.isna(a) or pd.isna(b):
+        return bool(pd.isna(a) and pd.isna(b))
+    return bool(a == b)
 
 
 def stop_all() -> None:

@@ -60,8 +60,8 @@ HELP = {
          "flow-run", "task-run", "logs", "export", "report", "count", "demo"],
     ("flow-run", "ls"): ["--flow", "--state", "--name", "--limit", "newest first"],
     ("flow-run", "inspect"): ["ID_OR_NAME", "--failed-limit", "--output"],
-    ("task-run", "ls"): ["FLOW_RUN_ID", "--state", "--sort", "--limit", "NAME_ASC"],
-    ("task-run", "inspect"): ["--slug", "--map-index"],
+    ("task-run", "ls"): ["FLOW_RUN_ID", "--state", "--sort", "--limit", "NAME_ASC", "RUN_ORDER"],
+    ("task-run", "inspect"): ["--slug", "--map-index", "max_retries"],
     ("logs",): ["FLOW_RUN_ID", "--level", "--task-run", "--follow", "--poll-interval"],
     ("export",): ["--output", "-o", "--format", ".parquet", "pyarrow"],
     ("report",): ["FLOW_RUN_ID", "--output", "HTML"],
@@ -137,7 +137,8 @@ def test_flow_run_inspect_shows_the_failure(runs):
     table = cli("--output", "table", "flow-run", "inspect", runs["failing"]).stdout
     assert "Could not connect to warehouse at db.internal:5432" in table
     assert "write_to_warehouse" in table
-    assert "Failed 1" in table and "Completed 1" in table and "2 total" in table
+    assert "Failed 1" in table and "Completed 1" in table and "2 task runs" in table
+    assert "subflow run" not in table
     data = cli_json("flow-run", "inspect", runs["failing"])
     assert data["flow_run_id"] == runs["failing"]
     assert data["state_type"] == "FAILED"
@@ -156,6 +157,7 @@ def test_flow_run_inspect_by_name_and_parameters(runs):
     assert data["flow_run_id"] == runs["hello"]
     assert data["parameters"] == {"name": "world"}
     assert data["task_run_count"] == len(view.task_run_ids) == 2
+    assert data["subflow_run_count"] == 0
     assert data["failed_task_runs"] == []
     assert data["duration"] == pytest.approx(view.duration.total_seconds(), abs=1e-3)
     table = cli("--output", "table", "flow-run", "inspect", runs["hello"]).stdout
@@ -176,6 +178,71 @@ def test_task_run_ls_every_task_run_of_the_mapped_run(runs):
     table = cli("--output", "table", "task-run", "ls", runs["mapped"], "--limit", "3")
     assert table.stdout.count("square-") == 3
     assert f"Showing 3 of {MAPPED_SIZE} task runs" in table.stderr
+
+
+def test_task_run_ls_is_the_snapshot_listing_in_run_order(runs):
+    view = FlowRunView.from_flow_run_id(runs["mapped"])
+    views = view.task_runs()
+    listed = cli_json("task-run", "ls", runs["mapped"], "--limit", "0")
+    assert [t["task_run_id"] for t in listed] == [v.task_run_id for v in views]
+    assert [t["map_index"] for t in listed] == [v.map_index for v in views]
+    assert {t["task_name"] for t in listed} == {"square"}
+    assert all(t["mapped"] and t["kind"] == "task-run" for t in listed)
+    assert [t["task_label"] for t in listed[:3]] == [
+        f"square[{'~' if v.map_index_uncertain else ''}{v.map_index}]" for v in views[:3]]
+    frame = view.to_dataframe()
+    assert [t["task_run_id"] for t in listed] == list(frame.index)
+    assert [t["map_index"] for t in listed] == frame["map_index"].tolist()
+    first = cli_json("task-run", "ls", runs["mapped"], "--limit", "10")
+    assert first == listed[:10]
+    by_id = cli_json("task-run", "ls", runs["mapped"], "--limit", "0", "--sort", "id_desc")
+    assert [t["task_run_id"] for t in by_id] == sorted((t["task_run_id"] for t in listed),
+                                                       reverse=True)
+    expected = cli_json("task-run", "ls", runs["mapped"], "--limit", "0",
+                        "--sort", "EXPECTED_START_TIME_ASC")
+    by_expected = sorted(views, key=lambda v: v.expected_start_time)  # stable: run order
+    assert [t["task_run_id"] for t in expected] == [v.task_run_id for v in by_expected]
+    ends = cli_json("task-run", "ls", runs["diamond"], "--sort", "END_TIME_DESC")
+    end_times = [datetime.fromisoformat(t["end_time"]) for t in ends]
+    assert end_times == sorted(end_times, reverse=True)
+
+
+def test_task_run_ls_table_shows_task_labels_and_retries(runs):
+    table = cli("--output", "table", "task-run", "ls", runs["retrying"]).stdout
+    assert "TASK" in table and "RETRIES" in table
+    row = next(line for line in table.splitlines() if "flaky_download-" in line)
+    assert row.split()[1] == "flaky_download" and row.split()[-1] == "2"
+    mapped = cli("--output", "table", "task-run", "ls", runs["mapped"], "--limit", "3").stdout
+    assert mapped.count("square[") == 3
+    header = cli("--output", "csv", "task-run", "ls", runs["hello"]).stdout.splitlines()[0]
+    assert header == "task_run_id,task_label,name,state_type,start_time,duration,retries"
+    retried = cli_json("task-run", "ls", runs["retrying"])
+    assert [(t["retries"], t["max_retries"], t["run_count"]) for t in retried] == [(2, 2, 3)]
+
+
+def test_task_run_inspect_retries_mean_retries_that_happened(runs):
+    task = FlowRunView.from_flow_run_id(runs["retrying"]).task_runs()[0]
+    data = cli_json("task-run", "inspect", task.task_run_id)
+    assert (data["retries"], data["max_retries"], data["run_count"]) == (2, 2, 3)
+    assert data["task_name"] == "flaky_download" and data["kind"] == "task-run"
+    assert data["map_index"] == 0 and data["mapped"] is False
+    table = cli("--output", "table", "task-run", "inspect", task.task_run_id).stdout
+    assert "3 (2 retries; up to 2 allowed)" in table
+    hello = cli_json("task-run", "inspect",
+                     FlowRunView.from_flow_run_id(runs["hello"]).task_runs()[0].task_run_id)
+    assert (hello["retries"], hello["max_retries"]) == (0, 0)
+
+
+def test_subflow_runs_are_listed_and_counted_apart(runs):
+    listed = cli_json("task-run", "ls", runs["subflow"])
+    assert [t["kind"] for t in listed] == ["subflow-run"]
+    child = FlowRunView.from_flow_run_id(listed[0]["child_flow_run_id"])
+    assert child.parent_task_run_id == listed[0]["task_run_id"]
+    assert listed[0]["task_name"] == "child-report"
+    data = cli_json("flow-run", "inspect", runs["subflow"])
+    assert (data["task_run_count"], data["subflow_run_count"]) == (0, 1)
+    table = cli("--output", "table", "flow-run", "inspect", runs["subflow"]).stdout
+    assert "0 task runs · 1 subflow run" in table
 
 
 def test_task_run_ls_state_filter_and_unknown_flow_run(runs):

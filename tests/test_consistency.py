@@ -95,6 +95,7 @@ def test_exports_under_concurrent_writes_keep_every_existing_run_once(api_url, b
             time.sleep(0.3)  # let the churn get going
             for _ in range(3):
                 existing = set(initial_ids) | set(churn.created)  # all committed by now
+                run = run.get_latest()  # a view is a snapshot: each export reads anew
                 frame = run.to_dataframe()
                 ids = run.task_run_ids
                 listed = [v.task_run_id for v in

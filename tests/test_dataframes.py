@@ -51,7 +51,11 @@ def test_dtypes(runs):
     assert isinstance(frame["state_name"].dtype, pd.CategoricalDtype)
     assert str(frame["run_count"].dtype) == "int64"
     assert str(frame["map_index"].dtype) == "Int64"
-    assert str(frame["retries"].dtype) == "Int64"
+    assert str(frame["retries"].dtype) == "int64"  # retries that happened
+    assert str(frame["max_retries"].dtype) == "Int64"  # the configured limit
+    assert frame["retries"].tolist() == [2] and frame["max_retries"].tolist() == [2]
+    assert str(frame["kind"].dtype) == "category"
+    assert str(frame["map_index_uncertain"].dtype) == "bool"
     assert str(frame["retry_delay"].dtype) == "float64"
     assert frame["tags"].map(type).eq(list).all()
     assert frame["upstream_task_run_ids"].map(type).eq(list).all()
@@ -143,12 +147,14 @@ def test_timeline_frame_from_graph_matches_full_frame(runs):
     assert timeline["start_time"].is_monotonic_increasing
 
 
-def test_timeline_includes_subflow_nodes(runs):
+def test_timeline_includes_subflow_runs(runs):
     parent = FlowRunView.from_flow_run_id(runs["subflow"])
     timeline = parent.to_dataframe(columns="timeline")
     child = parent.subflow_runs[0]
-    assert timeline.loc[child.flow_run_id, "kind"] == "flow-run"
-    assert timeline.loc[child.flow_run_id, "task_name"] == "child-report"
+    row = timeline[timeline["child_flow_run_id"] == child.flow_run_id]
+    assert len(row) == 1 and row.index[0] == child.parent_task_run_id  # a task-run id
+    assert row["kind"].iloc[0] == "subflow-run"
+    assert row["task_name"].iloc[0] == "child-report"
 
 
 def test_flow_run_and_task_run_lists_to_dataframe(runs):
@@ -164,5 +170,5 @@ def test_progress_bar_off_and_forced(runs, capsys):
     view = FlowRunView.from_flow_run_id(runs["mapped"])
     view.to_dataframe(progress=False)
     assert "task runs" not in capsys.readouterr().err
-    view.to_dataframe(progress=True)
+    view.get_latest().to_dataframe(progress=True)
     assert "task runs" in capsys.readouterr().err

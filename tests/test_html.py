@@ -166,7 +166,7 @@ def test_flow_run_repr_structure_offline():
     assert "2026-11-01 12:00:00 UTC" in markup and "9m 00s" in markup
     assert "<script" not in markup  # no JavaScript at all
     fallback = markup.split('<pre class="pw-text-repr-fallback">')[1].split("</pre>")[0]
-    assert "big-mapped-run" in fallback and "task runs: 25" in fallback
+    assert "big-mapped-run" in fallback and "25 task runs (" in fallback
 
 
 def test_failed_first_then_head_and_tail():
@@ -332,9 +332,9 @@ def test_flow_run_repr_from_server(runs):
     assert view.ui_url.startswith("http://127.0.0.1:")
     assert "write_to_warehouse" in markup and "Failed task runs" in markup
     assert "pw-state-failed" in markup and "pw-state-completed" in markup
-    cached = view._cache.values["html_task_runs"]
+    cached = view.data.peek("task_views")
     view._repr_html_()
-    assert view._cache.values["html_task_runs"] is cached  # fetched once per view
+    assert view.data.peek("task_views") is cached  # fetched once per snapshot
     assert len(cached) == 2
 
 
@@ -343,7 +343,7 @@ def test_mapped_run_repr_is_bounded(runs):
     markup = view._repr_html_()
     assert f"{MAPPED_SIZE:,} more task runs".replace(str(MAPPED_SIZE), str(MAPPED_SIZE - 6)) \
         in markup
-    assert f"({MAPPED_SIZE:,})" in markup and len(markup.encode()) < 50_000
+    assert f"({MAPPED_SIZE:,} task runs)" in markup and len(markup.encode()) < 50_000
 
 
 def test_hostile_run_repr_from_server(runs):

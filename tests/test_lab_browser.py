@@ -284,9 +284,13 @@ def test_hostile_run_stays_inert_in_jupyterlab(lab, page, runs):
         for fy in (0.2, 0.4, 0.6):
             page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
     x, y = _find_bar(page, widget)
-    assert HOSTILE["img"] in widget.locator(".pw-tooltip").inner_text()  # as text
+    # the bar's label is the task name (records' rule: a custom run name gives the function)
+    assert "hostile_task" in widget.locator(".pw-tooltip").inner_text()
     page.mouse.click(x, y)
     widget.locator(".pw-details").wait_for(state="visible", timeout=10_000)
+    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)",
+                           arg=[f"{WIDGET} .pw-details-remote", HOSTILE["img"]],
+                           timeout=30_000)  # the run's name, from the kernel, as text
     outputs = page.locator(".jp-OutputArea")
     for selector in (".pw-badge", ".pw-run-name", ".pw-chip", ".pw-title", "td", "a"):
         for element in outputs.locator(selector).all()[:20]:
@@ -337,4 +341,110 @@ def test_retried_task_shows_its_attempts_in_the_widget(lab, page, runs):
     assert data["bars"] == "1", data
     assert data["gaps"] == "2", data  # three attempts of flaky_download, two idle gaps cut out
     page.locator(WIDGET).screenshot(path=str(ARTIFACTS / "lab-widget-attempts.png"))
+    assert page.errors == []
+
+
+SLOW_LONG_CELL = LIVE_CELL.replace(
+    '[sys.executable, "-m", "prefect_widgets.samples", "slow"]',
+    '[sys.executable, "-c", "from prefect_widgets.samples import define_flows; '
+    'define_flows()[\'slow\'](tasks=16, seconds=1.5)"]')
+VIEWS = ".jp-NotebookPanel:not(.lm-mod-hidden) .pw-widget"
+
+
+def _views(page) -> list[dict]:
+    return page.evaluate("""(s) => [...document.querySelectorAll(s)].map(el => ({
+        rendered: el.dataset.rendered === '1', bars: Number(el.dataset.bars || 0),
+        badge: el.querySelector('.pw-badge')?.textContent || '',
+        live: !!el.querySelector('.pw-live') && !el.querySelector('.pw-live').hidden,
+        runs: el.querySelector('.pw-run-counts')?.textContent || ''}))""", VIEWS)
+
+
+def _wait_views_agree(page, count: int, at_least: int, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        """([s, count, least]) => { const v = [...document.querySelectorAll(s)];
+             if (v.length !== count || !v.every(el => el.dataset.rendered === '1')) return false;
+             const bars = v.map(el => Number(el.dataset.bars || 0));
+             return bars.every(b => b === bars[0]) && bars[0] >= least; }""",
+        arg=[VIEWS, count, at_least], timeout=timeout, polling=100)
+
+
+def test_second_view_and_page_reload_mid_run_show_every_row(lab, page, api_url):
+    """A live widget displayed again mid-run, then the whole JupyterLab page reloaded
+    mid-run: every view resyncs to every row (not the trait's first picture), and all end
+    with as many bars as the server has task runs."""
+    name = "live-views.ipynb"
+    write_notebook(lab.root / name, [SLOW_LONG_CELL, "w", "proc.wait(180)"])
+    lab.open_notebook(page, name)
+    lab.run_cell(page, 0)
+    out = lab.wait_output(page, 0, r"RUN \S+ \w+", timeout=120_000)
+    flow_run_id = out.split()[1]
+    _wait_rendered(page)
+    page.wait_for_function("(s) => Number(document.querySelector(s).dataset.bars) >= 3",
+                           arg=WIDGET, timeout=60_000, polling=100)
+    before = _views(page)[0]["bars"]
+    assert _task_count(api_url, flow_run_id) < 16  # still going
+
+    lab.run_cell(page, 1)  # (a) a second view of the same live widget
+    _wait_views_agree(page, 2, before)
+    second = _views(page)
+    assert all(v["live"] and v["badge"] == "Running" for v in second), second  # mid-run
+    page.screenshot(path=str(ARTIFACTS / "lab-widget-second-view.png"))
+
+    lab.command(page, "docmanager:save")
+    page.wait_for_timeout(500)
+    seen = max(v["bars"] for v in _views(page))
+    assert _task_count(api_url, flow_run_id) < 16
+    page.reload()  # (b) the whole page: models come back from the kernel
+    page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+    _wait_views_agree(page, 2, seen)
+    reloaded = _views(page)
+    assert all(v["badge"] == "Running" for v in reloaded), reloaded  # still mid-run
+    FIGURES["reload_views"] = {"before": before, "second_view": second, "reloaded": reloaded}
+    page.locator(VIEWS).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "lab-widget-reloaded.png"))
+
+    page.wait_for_function(
+        "(s) => [...document.querySelectorAll(s)].every("
+        "el => el.querySelector('.pw-badge').textContent === 'Completed')",
+        arg=VIEWS, timeout=120_000, polling=200)
+    wait_until_recorded(api_url, [flow_run_id])
+    expected = _task_count(api_url, flow_run_id)
+    assert expected == 16
+    _wait_views_agree(page, 2, expected, timeout=60_000)
+    final = _views(page)
+    assert [v["bars"] for v in final] == [expected, expected], final
+    assert all(v["runs"] == f"{expected} task runs" for v in final), final
+    page.locator(VIEWS).first.screenshot(path=str(ARTIFACTS / "lab-widget-reloaded-final.png"))
+    lab.run_cell(page, 2)
+    lab.wait_output(page, 2, r"\b0\s*$", timeout=120_000)
+    assert page.errors == []
+
+
+def test_subflow_run_is_marked_in_the_widget(lab, page, runs):
+    """A subflow run's bar is labelled as one; its details name the child flow run and
+    Python's `selected_flow_run` is that run."""
+    cell = ("from prefect_widgets import FlowRunWidget\n"
+            f"w = FlowRunWidget({runs['subflow']!r}, live=False)\nw")
+    check = ("f = w.selected_flow_run\n"
+             "print('CHILD', f.flow_run_id if f else None, w.selected_task_run.name)")
+    _open_and_run(lab, page, "subflow.ipynb", [cell, check])
+    _wait_rendered(page)
+    widget = page.locator(WIDGET)
+    assert "subflow run" in widget.locator(".pw-run-counts").inner_text()
+    x, y = _find_bar(page, widget)
+    assert widget.locator(".pw-tooltip").inner_text().startswith("\u2937 ")
+    page.mouse.click(x, y)
+    details = widget.locator(".pw-details")
+    details.wait_for(state="visible", timeout=10_000)
+    assert details.get_attribute("data-kind") == "subflow-run"
+    page.wait_for_function("(s) => /child_flow_run_id/.test(document.querySelector(s).innerText)",
+                           arg=f"{WIDGET} .pw-details-remote", timeout=30_000)
+    text = details.inner_text()
+    assert "Subflow run" in text, text
+    lab.run_cell(page, 1)
+    out = lab.wait_output(page, 1, r"CHILD \S+ \S+")
+    child = out.split()[1]
+    assert child != "None" and child in text
+    page.mouse.move(x, y)
+    widget.screenshot(path=str(ARTIFACTS / "lab-widget-subflow.png"))
     assert page.errors == []

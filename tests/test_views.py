@@ -90,10 +90,10 @@ def test_get_latest_returns_new_instance_and_keeps_task_cache(counting, runs):
     client, transport = counting
     run = FlowRunView.from_flow_run_id(runs["hello"], client=client)
     task = run.get_task_run(task_slug="capitalize")
-    assert run.cached_task_runs == 1
+    assert run.cached_task_runs == 2  # the slug was looked up among the run's task runs
     latest = run.get_latest()
     assert latest is not run and latest.flow_run_id == run.flow_run_id
-    assert latest.cached_task_runs == 1
+    assert latest.cached_task_runs == 2
     before = len(transport.paths)
     assert latest.get_task_run(task_run_id=task.task_run_id) is task
     assert latest.get_task_run(task_slug="capitalize") is task

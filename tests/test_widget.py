@@ -129,3 +129,140 @@ def test_attempts_cut_the_idle_time_between_retries(runs):
     assert np.allclose(sorted(start.tolist()), expected, atol=1)
     widget.show_attempts(False)
     assert "gaps" not in widget.timeline
+
+
+def _apply_patch(state: dict, msg: dict, buffers: list) -> None:
+    """What the browser does with a patch (js/src/patch.ts), on decoded columns."""
+    patch = decode_patch(msg, buffers)
+    n = patch["n"]
+    for name, fill in (("start", np.nan), ("end", np.nan), ("state", 0), ("key", -1),
+                       ("map_index", -1), ("run_count", 0)):
+        column = np.asarray(state[name], dtype=np.float64)
+        if len(column) < n:
+            column = np.concatenate([column, np.full(n - len(column), fill)])
+        if name in ("start", "end"):  # offsets from the patch's t0
+            column[: state["n"]] += state["t0"] - patch["t0"]
+        column[patch["index"]] = patch[name]
+        state[name] = column
+    state.update(n=n, t0=patch["t0"], keys=patch["keys"])
+
+
+def _labels(state: dict) -> list[str]:
+    return [state["keys"][int(k)] + (f"[{int(m)}]" if m >= 0 else "")
+            for k, m in zip(state["key"][: state["n"]], state["map_index"][: state["n"]])]
+
+
+def test_single_runs_are_not_mapped_and_mapped_runs_are_numbered(runs):
+    hello = decode_timeline(FlowRunWidget(runs["hello"], live=False).timeline)
+    assert hello["map_index"].tolist() == [-1, -1]  # the browser shows no "[0]"
+    widget = FlowRunWidget(runs["mapped"], live=False)
+    mapped = decode_timeline(widget.timeline)
+    expected = widget.flow_run.data.timeline()["map_index"].astype(int).tolist()
+    assert mapped["map_index"].tolist() == expected
+    assert sorted(expected) == list(range(MAPPED_SIZE))
+    assert widget.header["task_runs"] == MAPPED_SIZE and widget.header["subflow_runs"] == 0
+
+
+def test_details_say_run_count_and_retries(runs):
+    widget = FlowRunWidget(runs["retrying"], live=False)
+    assert decode_timeline(widget.timeline)["run_count"].tolist() == [3]
+    sent = []
+    widget.send = lambda msg, buffers=None: sent.append(msg)
+    widget._on_message(widget, {"type": "details", "index": 0}, [])
+    fields = sent[0]["fields"]
+    assert fields["kind"] == "Task run"
+    assert fields["run_count"] == 3 and fields["retries"] == 2
+
+
+def test_subflow_rows_are_first_class(runs):
+    widget = FlowRunWidget(runs["subflow"], live=False)
+    frame = widget.flow_run.data.timeline()
+    subflows = frame[frame["kind"].astype(str) == "subflow-run"]
+    assert len(subflows) >= 1
+    assert widget.header["subflow_runs"] == len(subflows)
+    assert widget.header["task_runs"] == len(frame) - len(subflows)
+    index = widget._rows[subflows.index[0]]
+    decoded = decode_timeline(widget.timeline)
+    assert decoded["kind"].tolist() == [int(i in set(subflows.index)) for i in widget._frame.index]
+    assert widget.timeline["keys"][decoded["key"][index]] == subflows["task_name"].iloc[0]
+    child = subflows["child_flow_run_id"].iloc[0]
+    sent = []
+    widget.send = lambda msg, buffers=None: sent.append(msg)
+    widget._on_message(widget, {"type": "details", "index": index}, [])
+    fields = sent[0]["fields"]
+    assert "error" not in fields, fields
+    assert fields["kind"] == "Subflow run" and fields["child_flow_run_id"] == child
+    assert fields["id"] == subflows.index[0] and fields["retries"] == 0
+    widget.selected_index = index
+    assert isinstance(widget.selected_flow_run, FlowRunView)
+    assert widget.selected_flow_run.flow_run_id == child
+    assert widget.selected_task_run.task_run_id == subflows.index[0]  # the parent task run
+    hello = FlowRunWidget(runs["hello"], live=False)
+    hello.selected_index = 0
+    assert hello.selected_flow_run is None
+    assert isinstance(hello.selected_task_run, TaskRunView)
+
+
+def test_live_rows_are_numbered_like_a_fresh_widget_and_resync_is_whole(runs):
+    """Rows arriving while live get the map indices a fresh widget gives them (earlier
+    rows are renumbered too), and a resync re-sets the trait to every row."""
+    from prefect_widgets.records import task_runs_frame, timeline_from_tasks
+    from prefect_widgets.widget import _encodable
+
+    fresh = FlowRunWidget(runs["mapped"], live=False)
+    rows = list(fresh.flow_run.data.task_rows())
+    widget = FlowRunWidget(runs["mapped"], live=False)
+    # pretend the widget first saw a third of the runs (the newest ones: numbering shifts)
+    rows.sort(key=lambda r: r["id"])
+    first, rest = rows[300:], rows[:300]
+    with widget._lock:
+        widget._records = {r["id"]: r for r in first}
+        widget._frame = timeline_from_tasks(task_runs_frame(first))
+        widget._wire = _encodable(widget._frame)
+        widget._rows = {i: n for n, i in enumerate(widget._frame.index)}
+        widget._encode()
+    state = decode_timeline(widget.timeline)
+    assert state["n"] == 150 and sorted(state["map_index"].tolist()) == list(range(150))
+    sent = []
+    widget.send = lambda msg, buffers=None: sent.append((msg, buffers))
+    widget._on_message(widget, {"type": "resync"}, [])  # trait current: nothing to do
+    assert not sent
+    trait_before = widget.timeline
+    for at in range(0, 300, 100):
+        widget._merge(rest[at:at + 100])
+    assert len(sent) == 3 and all(m["type"] == "patch" for m, _ in sent)
+    first_patch = decode_patch(*sent[0])
+    assert (first_patch["index"] < 150).any()  # earlier rows were renumbered, not only new
+    for msg, buffers in sent:
+        _apply_patch(state, msg, buffers)
+    expected = decode_timeline(fresh.timeline)
+    by_id = dict(zip(fresh._frame.index, _labels(expected)))
+    assert state["n"] == MAPPED_SIZE
+    assert _labels(state) == [by_id[i] for i in widget._frame.index]
+    assert widget.timeline is trait_before and not widget._trait_current
+    widget._on_message(widget, {"type": "resync"}, [])
+    whole = decode_timeline(widget.timeline)
+    assert widget._trait_current and whole["n"] == MAPPED_SIZE
+    assert _labels(whole) == _labels(state)
+    assert sorted(_labels(whole)) == sorted(by_id.values())
+
+
+def test_graph_nodes_map_to_rows(runs):
+    """A "flow-run" graph node is the row of its parent task run; an unknown one is a new
+    subflow run; unknown task-run nodes are fetched."""
+    import pandas as pd
+
+    widget = FlowRunWidget(runs["subflow"], live=False)
+    nodes = widget._graph()
+    assert (nodes["kind"] == "flow-run").any()
+    wanted, new_subflow = widget._stale_ids(nodes)
+    assert wanted == [] and not new_subflow  # nothing changed
+    changed = nodes.copy()
+    changed["state_type"] = pd.Categorical(["RUNNING"] * len(nodes),
+                                           categories=nodes["state_type"].cat.categories)
+    wanted, _ = widget._stale_ids(changed)
+    child = changed.index[changed["kind"] == "flow-run"][0]
+    parent = widget._frame.index[widget._frame["child_flow_run_id"] == child][0]
+    assert parent in wanted
+    other = changed.rename(index={child: "00000000-0000-7000-8000-000000000000"})
+    assert widget._stale_ids(other)[1]  # an unknown subflow run

@@ -30,6 +30,8 @@ export interface Timeline {
   runCount: Uint16Array;
   /** 1 = on the critical path; null when not provided */
   highlight: Uint8Array | null;
+  /** 1 = the row stands for a subflow run; absent/null = none do */
+  kind?: Uint8Array | null;
   /** bar index -> flat [start, end, start, end, ...] offsets of idle time between attempts */
   gaps?: Map<number, number[]> | null;
 }
@@ -170,6 +172,7 @@ export function decodeTimeline(raw: unknown): Timeline {
     mapIndex: decodeIntInto(r.map_index as BufferLike, n, new Int32Array(n), true, -1, "timeline.map_index"),
     runCount: decodeIntInto(r.run_count as BufferLike, n, new Uint16Array(n), false, 0, "timeline.run_count"),
     highlight: r.highlight == null ? null : decodeIntInto(r.highlight as BufferLike, n, new Uint8Array(n), false, 0, "timeline.highlight"),
+    kind: r.kind == null ? null : decodeIntInto(r.kind as BufferLike, n, new Uint8Array(n), false, 0, "timeline.kind"),
     gaps: decodeGaps(r.gaps),
   };
   return tl;
@@ -194,12 +197,21 @@ export function decodeGaps(raw: unknown): Map<number, number[]> | null {
   return out;
 }
 
-/** Tooltip label: keys[key[i]] + "[map_index]" when mapped. */
+/** Label prefix shown for a row that stands for a subflow run (its parent task run). */
+export const SUBFLOW_PREFIX = "\u2937 ";
+
+/** Whether row i stands for a subflow run (`kind[i] === 1`). */
+export function isSubflow(tl: Timeline, i: number): boolean {
+  return !!tl.kind && i >= 0 && i < tl.n && tl.kind[i] === 1;
+}
+
+/** Tooltip label: keys[key[i]] + "[map_index]" when mapped; subflow runs prefixed "⤷ ". */
 export function labelOf(tl: Timeline, i: number): string {
   const k = tl.key[i];
   const base = k >= 0 && k < tl.keys.length ? tl.keys[k] : "task";
   const m = tl.mapIndex[i];
-  return m >= 0 ? `${base}[${m}]` : base;
+  const label = m >= 0 ? `${base}[${m}]` : base;
+  return isSubflow(tl, i) ? SUBFLOW_PREFIX + label : label;
 }
 
 /** Effective end offset of bar i: max(start, end), NaN end -> `now`. */

@@ -1,4 +1,4 @@
-import { Timeline, labelOf } from "./decode";
+import { Timeline, isSubflow, labelOf } from "./decode";
 import { formatDateTime, formatDuration } from "./scale";
 import { stateColor, stateLabel } from "./states";
 import { displayValue } from "./util";
@@ -21,6 +21,7 @@ export class Details {
     this.root = document.createElement("div");
     this.root.className = "pw-details";
     this.root.hidden = true;
+    this.root.dataset.kind = "";
     const head = document.createElement("div");
     head.className = "pw-details-head";
     this.dot = document.createElement("span");
@@ -53,11 +54,13 @@ export class Details {
     const changed = i !== this.index;
     this.index = i;
     this.title.textContent = labelOf(tl, i);
+    this.root.dataset.kind = isSubflow(tl, i) ? "subflow-run" : "task-run";
     this.dot.style.background = stateColor(tl.state[i], dark);
     const s = tl.start[i];
     const e = tl.end[i];
     const abs = (o: number) => o + tl.t0;
     fill(this.local, [
+      ["Kind", isSubflow(tl, i) ? "Subflow run" : "Task run"],
       ["State", stateLabel(tl.state[i])],
       ["Start", s === s ? formatDateTime(abs(s), tz(abs(s))) : "—"],
       ["End", e === e ? formatDateTime(abs(e), tz(abs(e))) : s === s ? "running" : "—"],

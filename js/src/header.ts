@@ -1,6 +1,6 @@
 import { STATE_TYPES, badgeTextColor, stateIndex, stateLabel, stateColor } from "./states";
 import { formatDuration } from "./scale";
-import { HeaderData, formatCount, runDuration, safeUrl } from "./util";
+import { HeaderData, formatCount, runCountsText, runDuration, safeUrl } from "./util";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -17,6 +17,7 @@ export class Header {
   private flow = el("span", "pw-flow-name");
   private duration = el("span", "pw-duration");
   private live = el("span", "pw-live", "live");
+  private runs = el("span", "pw-run-counts");
   private chips = el("div", "pw-chips");
   private message = el("div", "pw-message");
   private data: HeaderData | null = null;
@@ -31,7 +32,7 @@ export class Header {
     this.live.title = "Updating live";
     this.title.append(this.nameSlot, this.flow);
     const meta = el("div", "pw-meta");
-    meta.append(this.duration, this.live);
+    meta.append(this.runs, this.duration, this.live);
     top.append(this.badge, this.title, meta);
     this.chips.setAttribute("role", "group");
     this.chips.setAttribute("aria-label", "Filter task runs by state");
@@ -67,6 +68,8 @@ export class Header {
     this.flow.textContent = h.flow_name;
     this.flow.hidden = !h.flow_name;
     this.live.hidden = !h.live;
+    this.runs.textContent = runCountsText(h.task_runs, h.subflow_runs);
+    this.runs.hidden = !this.runs.textContent;
     this.message.textContent = h.state_message ?? "";
     this.message.hidden = !h.state_message;
     this.renderChips(counts, filter);

@@ -170,6 +170,13 @@ function render({ model, el }: RenderProps): () => void {
   // initial state
   gantt.setFilter(filterIndices(model.get("state_filter")));
   syncTimeline();
+  // The trait may be older than the live patches the kernel has sent (a second view, a
+  // page reload): ask for the whole timeline; the kernel re-sets the trait if it is stale.
+  try {
+    model.send({ type: "resync" });
+  } catch {
+    /* no kernel (static export): the trait is all there is */
+  }
 
   // theme changes (JupyterLab toggles attributes on <body>; OS scheme changes)
   let themeAttached = el.isConnected;

@@ -1,7 +1,7 @@
 /**
  * Live patches: `{type: "patch", n, keys, t0}` custom messages with buffers
  * [index Int32, start Float32, end Float32, state Uint8, key Int32,
- *  map_index Int32, run_count Uint16]. Rows with index >= the current n are
+ *  map_index Int32, run_count Uint16] and optionally [kind Uint8] (1 = subflow run). Rows with index >= the current n are
  * appended, the others updated in place. Integer widths are inferred like in
  * decode.ts (1/2/4 bytes per element).
  */
@@ -42,6 +42,7 @@ export function ensureCapacity(tl: Timeline, n: number): void {
   tl.mapIndex = grow(tl.mapIndex, cap, -1);
   tl.runCount = grow(tl.runCount, cap, 0);
   if (tl.highlight) tl.highlight = grow(tl.highlight, cap, 0);
+  if (tl.kind) tl.kind = grow(tl.kind, cap, 0);
 }
 
 /**
@@ -61,6 +62,9 @@ export function applyPatch(tl: Timeline, msg: PatchMessage, buffers: readonly Bu
   const key = decodeIntInto(buffers[4], m, new Int32Array(m), true, -1, "patch.key");
   const mapIndex = decodeIntInto(buffers[5], m, new Int32Array(m), true, -1, "patch.map_index");
   const runCount = decodeIntInto(buffers[6], m, new Uint16Array(m), false, 0, "patch.run_count");
+  const kind = buffers.length > 7 && buffers[7] != null
+    ? decodeIntInto(buffers[7], m, new Uint8Array(m), false, 0, "patch.kind")
+    : null;
 
   let rebased = false;
   const t0 = Number(msg.t0);
@@ -82,6 +86,7 @@ export function applyPatch(tl: Timeline, msg: PatchMessage, buffers: readonly Bu
   const oldN = tl.n;
   const declared = Number.isInteger(msg.n) ? (msg.n as number) : 0;
   const newN = Math.max(oldN, declared, maxIdx + 1);
+  if (kind && !tl.kind) tl.kind = new Uint8Array(tl.start.length);
   ensureCapacity(tl, newN);
 
   let appended = 0;
@@ -97,6 +102,7 @@ export function applyPatch(tl: Timeline, msg: PatchMessage, buffers: readonly Bu
     tl.key[i] = key[j];
     tl.mapIndex[i] = mapIndex[j];
     tl.runCount[i] = runCount[j];
+    if (kind && tl.kind) tl.kind[i] = kind[j];
   }
   tl.n = newN;
   return { appended, updated, rebased };

@@ -14,10 +14,18 @@ export interface HeaderData {
   counts: Record<string, number>;
   live: boolean;
   error: string | null;
+  /** task runs and subflow runs (counted apart); null when the kernel did not say */
+  task_runs: number | null;
+  subflow_runs: number | null;
 }
 
 const str = (v: unknown, d = ""): string => (v == null ? d : String(v));
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+const count = (v: unknown): number | null => {
+  const n = num(v);
+  return n != null && n >= 0 ? Math.floor(n) : null;
+};
 
 /** Coerce whatever arrived in the `header` trait into a well-typed HeaderData. */
 export function normalizeHeader(raw: unknown): HeaderData {
@@ -43,6 +51,8 @@ export function normalizeHeader(raw: unknown): HeaderData {
     counts,
     live: Boolean(r.live),
     error: r.error == null || r.error === "" ? null : String(r.error),
+    task_runs: count(r.task_runs),
+    subflow_runs: count(r.subflow_runs),
   };
 }
 
@@ -112,6 +122,15 @@ export function displayValue(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/** "2 task runs · 1 subflow run" (parts with a zero count left out; "" when unknown). */
+export function runCountsText(taskRuns: number | null, subflowRuns: number | null): string {
+  const part = (n: number, one: string) => `${formatCount(n)} ${one}${n === 1 ? "" : "s"}`;
+  const parts: string[] = [];
+  if (taskRuns != null && (taskRuns > 0 || !subflowRuns)) parts.push(part(taskRuns, "task run"));
+  if (subflowRuns) parts.push(part(subflowRuns, "subflow run"));
+  return parts.join(" · ");
 }
 
 /** 97027 -> "97,027" (no Intl: its first use costs tens of ms). */

@@ -8,7 +8,9 @@ import {
   effectiveEnd,
   elementWidth,
   extentOf,
+  isSubflow,
   labelOf,
+  SUBFLOW_PREFIX,
   toBytes,
 } from "../src/decode";
 
@@ -154,6 +156,15 @@ describe("decodeTimeline", () => {
     expect(labelOf(tl, 2)).toBe("fetch[1]");
     tl.key[3] = 7; // out of range key
     expect(labelOf(tl, 3)).toBe("task");
+  });
+  it("marks subflow runs by their kind", () => {
+    const tl = decodeTimeline(sampleRaw());
+    expect(tl.kind).toBeNull();
+    expect(isSubflow(tl, 0)).toBe(false);
+    const marked = decodeTimeline({ ...sampleRaw(), kind: new DataView(new Uint8Array([1, 0, 0, 0]).buffer) });
+    expect(isSubflow(marked, 0)).toBe(true);
+    expect(isSubflow(marked, 1)).toBe(false);
+    expect(labelOf(marked, 0)).toBe(`${SUBFLOW_PREFIX}say_hello`);
   });
   it("extends open bars to now and computes the extent of started bars", () => {
     const tl = decodeTimeline(sampleRaw());

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { DecodeError, Timeline, decodeTimeline, emptyTimeline, labelOf } from "../src/decode";
+import { DecodeError, Timeline, decodeTimeline, emptyTimeline, isSubflow, labelOf } from "../src/decode";
 import { applyPatch, ensureCapacity } from "../src/patch";
 
 function dv(Ctor: { new (a: number[]): ArrayBufferView }, values: number[]): DataView {
@@ -148,7 +148,9 @@ describe("Python encoder fixture (js/tests/fixtures/encoded.json)", () => {
     expect([...tl.start].map((v) => (Number.isNaN(v) ? null : v))).toEqual([0, 500, 2000, null, 5000]);
     expect([...tl.end].map((v) => (Number.isNaN(v) ? null : v))).toEqual([1250, 3000, null, null, 5000]);
     expect([...tl.state]).toEqual([3, 4, 2, 1, 6]); // COMPLETED FAILED RUNNING PENDING CRASHED
-    expect([0, 1, 2, 3, 4].map((i) => labelOf(tl, i))).toEqual(["say_hello", "fetch[0]", "fetch[1]", "fetch[2]", "notify"]);
+    expect([0, 1, 2, 3, 4].map((i) => labelOf(tl, i))).toEqual(["say_hello", "fetch[0]", "fetch[1]", "fetch[2]", "\u2937 notify"]);
+    expect([...tl.kind!]).toEqual([0, 0, 0, 0, 1]); // notify stands for a subflow run
+    expect(tl.keys).toContain("notify"); // the wire key is the task name
     expect([...tl.runCount]).toEqual([1, 3, 1, 0, 2]);
     expect([...tl.highlight!]).toEqual([1, 1, 0, 0, 0]);
   });
@@ -159,7 +161,9 @@ describe("Python encoder fixture (js/tests/fixtures/encoded.json)", () => {
     expect(res).toEqual({ appended: 1, updated: 1, rebased: false });
     expect(tl.n).toBe(6);
     expect([tl.start[2], tl.end[2], tl.state[2]]).toEqual([2000, 4500, 3]);
-    expect(labelOf(tl, 5)).toBe("cleanup");
+    expect(labelOf(tl, 5)).toBe("\u2937 cleanup"); // patched in as a subflow run
+    expect(isSubflow(tl, 2)).toBe(false);
+    expect(isSubflow(tl, 5)).toBe(true);
     expect(tl.start[5]).toBe(6000);
     expect(Number.isNaN(tl.end[5])).toBe(true);
     expect(Number.isNaN(tl.start[4 - 1])).toBe(true); // row 3 untouched (pending)

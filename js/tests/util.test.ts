@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeTimeline } from "../src/decode";
-import { countStates, displayValue, formatCount, filterIndices, normalizeHeader, runDuration, safeUrl, toggleFilter } from "../src/util";
+import { countStates, displayValue, formatCount, filterIndices, normalizeHeader, runCountsText, runDuration, safeUrl, toggleFilter } from "../src/util";
 
 describe("safeUrl", () => {
   it("allows only absolute http(s) URLs", () => {
@@ -91,5 +91,21 @@ describe("formatCount", () => {
     expect(formatCount(1234567)).toBe("1,234,567");
     expect(formatCount(-4500)).toBe("-4,500");
     expect(formatCount(NaN)).toBe("—");
+  });
+});
+
+describe("runCountsText", () => {
+  it("counts task runs and subflow runs apart", () => {
+    expect(runCountsText(2, 1)).toBe("2 task runs · 1 subflow run");
+    expect(runCountsText(1, 0)).toBe("1 task run");
+    expect(runCountsText(0, 2)).toBe("2 subflow runs");
+    expect(runCountsText(0, 0)).toBe("0 task runs");
+    expect(runCountsText(null, null)).toBe("");
+    expect(runCountsText(12345, null)).toBe("12,345 task runs");
+  });
+  it("is read from the header", () => {
+    const h = normalizeHeader({ task_runs: 3, subflow_runs: "x" });
+    expect(h.task_runs).toBe(3);
+    expect(h.subflow_runs).toBeNull();
   });
 });
