@@ -7,8 +7,7 @@ package never imports `prefect`.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__  # noqa: E402
 from . import options  # noqa: E402
 from .client import AsyncClient, Client  # noqa: E402
 from .errors import *  # noqa: E402,F403

@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import _ops
 from .client import Client, get_client
-from .errors import BadResponse, InvalidRequest
+from .errors import BadResponse, DependencyCycle, InvalidRequest
 from .records import SPAN, STATE_DTYPE, TIME, states_from_json
 from .rundata import RunData
 from .states import STATE_TYPES, State
@@ -46,17 +46,6 @@ __all__ = [
 _NAT = np.iinfo(np.int64).min
 RETRY_STATE_NAMES = frozenset({"Retrying", "AwaitingRetry"})
 FAILED_TYPES = frozenset({"FAILED", "CRASHED"})
-
-
-class DependencyCycle(BadResponse):
-    """The task runs' `upstream_task_run_ids` form a cycle: the server's data is inconsistent.
-
-    `task_run_ids` lists one cycle, in dependency order (upstream first).
-    """
-
-    def __init__(self, message: str, task_run_ids: list[str]) -> None:
-        super().__init__(message)
-        self.task_run_ids = task_run_ids
 
 
 # --------------------------------------------------------------------------- helpers

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeVar
 
 import typer
 
-from . import __version__
+from ._version import __version__
 from .errors import (
     AmbiguousTaskRun,
     BadResponse,

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import __version__
+from ._version import __version__
 from .errors import (
     BadResponse,
     InvalidRequest,

@@ -18,14 +18,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .errors import DisplayLate
+
 if TYPE_CHECKING:
     from .rundata import RunData
 
-__all__ = ["Deadline", "DisplayLate"]
-
-
-class DisplayLate(Exception):
-    """A display's load did not finish within the deadline; the message says so."""
+__all__ = ["Deadline"]
 
 
 class _Pending:

@@ -16,6 +16,8 @@ __all__ = [
     "AmbiguousTaskRun",
     "ResultNotAvailable",
     "WatchTimeout",
+    "DependencyCycle",
+    "DisplayLate",
 ]
 
 
@@ -85,3 +87,18 @@ class ResultNotAvailable(PrefectWidgetsError):
 
 class WatchTimeout(PrefectWidgetsError, TimeoutError):
     """`watch_flow_run` ran longer than its `max_duration`."""
+
+
+class DependencyCycle(BadResponse):
+    """The task runs' `upstream_task_run_ids` form a cycle: the server's data is inconsistent.
+
+    `task_run_ids` lists one cycle, in dependency order (upstream first).
+    """
+
+    def __init__(self, message: str, task_run_ids: list[str]) -> None:
+        super().__init__(message)
+        self.task_run_ids = task_run_ids
+
+
+class DisplayLate(PrefectWidgetsError, TimeoutError):
+    """A display's load did not finish within its deadline; the message says so."""

@@ -32,7 +32,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .client import Client, RetryPolicy
-from .display_deadline import Deadline, DisplayLate
+from .display_deadline import Deadline
+from .errors import DisplayLate
 from .errors import NotFound, PrefectWidgetsError
 from .settings import Settings, resolve_settings
 

@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidRequest, PrefectWidgetsError
-from .html import STATE_COLORS
-from .states import STATE_TYPES
+from .states import STATE_COLORS, STATE_TYPES
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

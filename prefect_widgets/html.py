@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .formatting import UNCERTAIN_NOTE, fmt_duration, fmt_time, run_counts_text, task_label
 from .options import display
-from .states import STATE_TYPES, State
+from .states import STATE_COLORS, STATE_TYPES, State
 
 if TYPE_CHECKING:
     from .logs import LogList
@@ -37,12 +37,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Light-theme colour of each state type; repr.css and the Gantt use the same values.
-STATE_COLORS: dict[str, str] = {
-    "COMPLETED": "#16a34a", "FAILED": "#dc2626", "CRASHED": "#b91c1c", "RUNNING": "#2563eb",
-    "SCHEDULED": "#d97706", "PENDING": "#b45309", "PAUSED": "#7c3aed",
-    "CANCELLING": "#6b7280", "CANCELLED": "#4b5563",
-}
 #: Order of states in counts: problems first, then the lifecycle.
 COUNT_ORDER = ("FAILED", "CRASHED", "RUNNING", "CANCELLING", "PAUSED", "PENDING", "SCHEDULED",
                "CANCELLED", "COMPLETED")
@@ -463,7 +457,7 @@ def _flow_run_repr(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = 
 def _awaited(budget: Any, pending: Any) -> tuple[Any, str]:
     """A display load's value, or an error block; nothing when it only came too late
     (the display's note says so once)."""
-    from .display_deadline import DisplayLate
+    from .errors import DisplayLate
 
     value, error = budget.result(pending)
     if error is None or isinstance(error, DisplayLate):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .html import (
     _cut,
     _error,

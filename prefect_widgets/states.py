@@ -8,7 +8,7 @@ from typing import Any
 
 from ._parse import parse_datetime
 
-__all__ = ["State", "STATE_TYPES", "FINISHED_TYPES"]
+__all__ = ["State", "STATE_TYPES", "FINISHED_TYPES", "STATE_COLORS"]
 
 #: Every state type of the Prefect 3 server, in lifecycle order.
 STATE_TYPES: tuple[str, ...] = (
@@ -16,6 +16,12 @@ STATE_TYPES: tuple[str, ...] = (
     "COMPLETED", "FAILED", "CANCELLED", "CRASHED",
 )
 FINISHED_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
+#: Light-theme colour of each state type; repr.css, the Gantt and the widget use the same values.
+STATE_COLORS: dict[str, str] = {
+    "COMPLETED": "#16a34a", "FAILED": "#dc2626", "CRASHED": "#b91c1c", "RUNNING": "#2563eb",
+    "SCHEDULED": "#d97706", "PENDING": "#b45309", "PAUSED": "#7c3aed",
+    "CANCELLING": "#6b7280", "CANCELLED": "#4b5563",
+}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from prefect_widgets.gantt import (
     gantt_figure,
     plot_gantt,
 )
-from prefect_widgets.html import STATE_COLORS
+from prefect_widgets.states import STATE_COLORS
 from prefect_widgets.report import flow_run_report
 from prefect_widgets.widget import FlowRunWidget
 

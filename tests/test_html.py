@@ -11,6 +11,7 @@ import pytest
 
 from prefect_widgets import Client, FlowRunView, FlowView, LogEntry, LogList, State, TaskRunView
 from prefect_widgets import html as pw_html
+from prefect_widgets.states import STATE_COLORS
 from prefect_widgets.client import RetryPolicy
 from prefect_widgets.options import display, get_option, option_context, set_option
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
@@ -123,7 +124,7 @@ def test_stylesheet_themes_and_palette():
     for selector in DARK_SELECTORS:
         assert f"{selector} .pw-root" in css, selector
     assert "var(--jp-content-font-color0" in css and "var(--jp-layout-color0" in css
-    for state, colour in pw_html.STATE_COLORS.items():
+    for state, colour in STATE_COLORS.items():
         assert f"--pw-{state.lower()}: {colour};" in css, state
     assert ".pw-text-repr-fallback { display: none; }" in css
     # every class the renderers use is prefixed
@@ -139,7 +140,7 @@ def test_palette_follows_prefect_ui_families():
     def rgb(hex_colour):
         return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
 
-    c = {k: rgb(v) for k, v in pw_html.STATE_COLORS.items()}
+    c = {k: rgb(v) for k, v in STATE_COLORS.items()}
     assert max(c["COMPLETED"]) == c["COMPLETED"][1]  # green
     for red in ("FAILED", "CRASHED"):
         assert max(c[red]) == c[red][0] and c[red][0] > 2 * c[red][2]
@@ -149,7 +150,7 @@ def test_palette_follows_prefect_ui_families():
         assert r > g > b  # orange/amber
     for grey in ("CANCELLED", "CANCELLING"):
         assert max(c[grey]) - min(c[grey]) < 40
-    assert len(set(pw_html.STATE_COLORS.values())) == len(pw_html.STATE_COLORS)
+    assert len(set(STATE_COLORS.values())) == len(STATE_COLORS)
 
 
 # --------------------------------------------------------------------------- structure
