@@ -303,7 +303,7 @@ def main(argv=None) -> int:
            "B/task raw", "B/task nb", "plotly B/task", "ratio")
     table = [hdr]
     for n, o, t in rows:
-        ratio = lambda a, b: f"{b / a:,.1f}x" if (t and a and b and a == a and b == b) else "—"  # noqa: E731
+        ratio = lambda a, b, t=t: f"{b / a:,.1f}x" if (t and a and b and a == a and b == b) else "—"  # noqa: E731
         table.append((
             f"{n:,}",
             fmt(o["first_ms"]),

@@ -7,8 +7,8 @@ package never imports `prefect`.
 
 from __future__ import annotations
 
-from ._version import __version__  # noqa: E402
 from . import options  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .client import AsyncClient, Client  # noqa: E402
 from .errors import *  # noqa: E402,F403
 from .errors import __all__ as _errors_all  # noqa: E402

@@ -50,7 +50,7 @@ def filter_all(
         expected = max(0, expected - offset)
         if limit is not None:
             expected = min(expected, limit)
-    for attempt in range(2):
+    for _ in range(2):  # once more if the count was not reached
         rows: dict[str, dict] = {}
         position = offset
         while limit is None or len(rows) < limit:

@@ -62,7 +62,8 @@ _STATE_INDEX = {name: i for i, name in enumerate(STATE_TYPES)}
 _FALLBACK_STATE = _STATE_INDEX["PENDING"]
 
 #: Columns ``encode_timeline`` reads from the frame (``kind`` is optional).
-COLUMNS: tuple[str, ...] = ("task_key", "map_index", "state_type", "start_time", "end_time", "run_count")
+COLUMNS: tuple[str, ...] = ("task_key", "map_index", "state_type", "start_time", "end_time",
+                            "run_count")
 
 
 def _kind_codes(frame: pd.DataFrame) -> np.ndarray | None:
@@ -124,7 +125,8 @@ def _epoch_ms(values: pd.Series) -> np.ndarray:
     """
     if len(values) == 0:
         return np.empty(0, dtype=np.float64)
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
         dt = pd.to_datetime(values, utc=True)
     else:  # python datetimes / ISO strings / None
         try:
@@ -167,7 +169,7 @@ def _narrowest(values: np.ndarray, signed: bool, default_width: int, narrow: boo
 def _buffer(arr: np.ndarray, dtype: str | np.dtype) -> memoryview:
     """Contiguous little-endian bytes of ``arr`` as a byte-format memoryview."""
     a = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("<"))
-    return memoryview(a).cast("B")
+    return a.data.cast("B")
 
 
 def _encode_int(values: np.ndarray, name: str, narrow: bool) -> memoryview:

@@ -3,6 +3,9 @@
 Operations are written once as generators that yield `Call`s and receive decoded JSON
 (see `run_sync` / `run_async`), so the sync and async APIs share every line of logic.
 The clients are read-only: they refuse any write to the server.
+
+Long module: both clients share one base (headers, auth, CSRF, the retry loop, the mapping of
+answers to typed errors); splitting it would spread one protocol over several files.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Generator
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,10 +35,13 @@ from .errors import (
     Unauthorized,
 )
 from .settings import Settings, resolve_settings
+from .settings import generation as settings_generation
 
 __all__ = ["Call", "Client", "AsyncClient", "Operation", "run_sync", "run_async", "get_client"]
 
 T = TypeVar("T")
+#: a decoded JSON answer
+JSONValue = dict[str, Any] | list[Any] | str | int | float | bool | None
 
 # Every call is a read, so retrying is safe; 500 included (SQLite "database is locked").
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -99,13 +105,24 @@ def _detail(response: httpx.Response, scrub: Any) -> str:
     return scrub(str(detail))[:300]
 
 
-@dataclass
 class _Base:
-    settings: Settings
-    timeout: float = 30.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    _csrf_token: str | None = field(default=None, init=False, repr=False)
-    _csrf_enabled: bool | None = field(default=None, init=False, repr=False)
+    """What both clients share: settings, headers, CSRF, the retry loop, typed errors."""
+
+    #: the httpx client class each client is built on
+    _httpx: ClassVar[Callable[..., Any]]
+
+    def __init__(self, api_url: str | None = None, api_key: str | None = None,
+                 auth_string: str | None = None, *, profile: str | None = None,
+                 timeout: float = 30.0, retry: RetryPolicy | None = None,
+                 transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None
+                 ) -> None:
+        self.settings: Settings = resolve_settings(api_url, api_key, auth_string, profile)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._csrf_token: str | None = None
+        self._csrf_enabled: bool | None = None
+        self._lock = threading.Lock()
+        self._http: Any = self._httpx(transport=transport, **self._http_options())
 
     @property
     def api_url(self) -> str:
@@ -128,6 +145,11 @@ class _Base:
         if httpx.URL(self.settings.api_url).host in ("127.0.0.1", "localhost", "::1"):
             headers["Accept-Encoding"] = "identity"  # gzip costs a local server CPU, saves nothing
         return headers
+
+    def _http_options(self) -> dict[str, Any]:
+        """What both httpx clients are built with."""
+        return {"base_url": self.settings.api_url, "headers": self._headers(),
+                "auth": self._auth(), "timeout": self.timeout}
 
     def _auth(self) -> tuple[str, str] | None:
         if self.settings.auth_string and not self.settings.api_key:
@@ -232,6 +254,41 @@ class _Base:
                 "the API URL (ending in /api) of a Prefect 3 server?"
             ) from None
 
+    def _retrying(self, call: Call) -> Generator[Any, Any, httpx.Response]:
+        """The retry loop, written once for both clients: yields what to do next
+        (`_FETCH_CSRF`, `_REQUEST`, or seconds to sleep) and receives the outcome (the
+        response, an `httpx.HTTPError`, or None); returns the final response."""
+        started = time.monotonic()
+        attempt = 0
+        refreshed = False
+        while True:
+            outcome = None
+            if self._csrf_needed(call) and self._csrf_token is None:
+                outcome = yield _FETCH_CSRF
+            if outcome is None:
+                outcome = yield _REQUEST
+            if isinstance(outcome, httpx.HTTPError):
+                spent = time.monotonic() - started > self.retry.max_total
+                if not isinstance(outcome, _TRANSIENT) or attempt >= self.retry.max_retries \
+                        or spent:
+                    raise self._unreachable(outcome) from None
+                yield self.retry.delay(attempt, None)
+                attempt += 1
+                continue
+            response: httpx.Response = outcome
+            if _is_csrf_rejection(response) and not refreshed and self._csrf_enabled is not False:
+                self._csrf_token = None  # expired or rotated: fetch a new token once
+                self._csrf_enabled = None
+                refreshed = True
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
+                wait = self.retry.delay(attempt, _retry_after(response))
+                if time.monotonic() - started + wait <= self.retry.max_total:
+                    yield wait
+                    attempt += 1
+                    continue
+            return response
+
     def _csrf_needed(self, call: Call) -> bool:
         return call.method == "POST" and self._csrf_enabled is not False
 
@@ -256,6 +313,17 @@ class _Base:
 _CSRF_CLIENT = f"prefect-widgets-{random.getrandbits(64):016x}"
 
 
+def _advance(steps: Generator[Any, Any, httpx.Response], outcome: Any
+             ) -> tuple[Any, httpx.Response | None]:
+    """Hand an outcome to the retry loop: (its next step, None), or (None, the response)."""
+    try:
+        return steps.send(outcome), None
+    except StopIteration as done:
+        return None, done.value
+#: steps of `_Base._retrying` (a number is a sleep in seconds)
+_FETCH_CSRF, _REQUEST = object(), object()
+
+
 def _is_csrf_rejection(response: httpx.Response) -> bool:
     return response.status_code == 403 and "csrf" in response.text.lower()
 
@@ -265,17 +333,14 @@ _TRANSIENT = (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, 
 
 
 class Client(_Base):
-    """A synchronous, thread-safe, read-only client for the Prefect 3 REST API."""
+    """A synchronous, thread-safe, read-only client for the Prefect 3 REST API.
 
-    def __init__(self, api_url: str | None = None, api_key: str | None = None,
-                 auth_string: str | None = None, *, profile: str | None = None,
-                 timeout: float = 30.0, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        settings = resolve_settings(api_url, api_key, auth_string, profile)
-        super().__init__(settings, timeout, retry or RetryPolicy())
-        self._http = httpx.Client(base_url=settings.api_url, headers=self._headers(),
-                                  auth=self._auth(), timeout=timeout, transport=transport)
-        self._lock = threading.Lock()
+    `Client(api_url=None, api_key=None, auth_string=None, *, profile=None, timeout=30.0,
+    retry=None, transport=None)`: settings resolve like Prefect's (arguments, `configure()`,
+    environment, profile); `transport` is an `httpx.BaseTransport`.
+    """
+
+    _httpx = httpx.Client
 
     def close(self) -> None:
         self._http.close()
@@ -286,41 +351,31 @@ class Client(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, call: Call) -> httpx.Response:
-        started = time.monotonic()
-        attempt = 0
-        refreshed = False
-        while True:
-            try:
-                if self._csrf_needed(call) and self._csrf_token is None:
-                    with self._lock:
-                        if self._csrf_token is None and self._csrf_enabled is not False:
-                            self._accept_csrf(self._http.get("/csrf-token",
-                                                             params={"client": _CSRF_CLIENT}))
-                response = self._http.request(call.method, call.path, json=call.json,
-                                              params=call.params, headers=self._csrf_headers())
-            except _TRANSIENT as exc:
-                if attempt >= self.retry.max_retries or time.monotonic() - started > self.retry.max_total:
-                    raise self._unreachable(exc) from None
-                time.sleep(self.retry.delay(attempt, None))
-                attempt += 1
-                continue
-            except httpx.HTTPError as exc:
-                raise self._unreachable(exc) from None
-            if _is_csrf_rejection(response) and not refreshed and self._csrf_enabled is not False:
-                self._csrf_token = None  # expired or rotated: fetch a new token once
-                self._csrf_enabled = None
-                refreshed = True
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
-                wait = self.retry.delay(attempt, _retry_after(response))
-                if time.monotonic() - started + wait <= self.retry.max_total:
-                    time.sleep(wait)
-                    attempt += 1
-                    continue
-            return response
+    def _fetch_csrf(self) -> None:
+        with self._lock:  # one fetch for all threads sharing this client
+            if self._csrf_token is None and self._csrf_enabled is not False:
+                self._accept_csrf(self._http.get("/csrf-token", params={"client": _CSRF_CLIENT}))
 
-    def call(self, call: Call) -> Any:
+    def _send(self, call: Call) -> httpx.Response:
+        steps = self._retrying(call)
+        step, response = next(steps), None
+        while response is None:
+            try:
+                if step is _FETCH_CSRF:
+                    self._fetch_csrf()
+                    outcome: Any = None
+                elif step is _REQUEST:
+                    outcome = self._http.request(call.method, call.path, json=call.json,
+                                                 params=call.params, headers=self._csrf_headers())
+                else:
+                    time.sleep(step)
+                    outcome = None
+            except httpx.HTTPError as exc:
+                outcome = exc
+            step, response = _advance(steps, outcome)
+        return response
+
+    def call(self, call: Call) -> JSONValue:
         """Send one `Call`, retrying transient failures; return decoded JSON or raise."""
         self._check(call)
         response = self._send(call)
@@ -333,16 +388,10 @@ class Client(_Base):
 
 
 class AsyncClient(_Base):
-    """The asyncio twin of `Client`, for code already inside an event loop."""
+    """The asyncio twin of `Client`, for code already inside an event loop (same arguments;
+    `transport` is an `httpx.AsyncBaseTransport`)."""
 
-    def __init__(self, api_url: str | None = None, api_key: str | None = None,
-                 auth_string: str | None = None, *, profile: str | None = None,
-                 timeout: float = 30.0, retry: RetryPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        settings = resolve_settings(api_url, api_key, auth_string, profile)
-        super().__init__(settings, timeout, retry or RetryPolicy())
-        self._http = httpx.AsyncClient(base_url=settings.api_url, headers=self._headers(),
-                                       auth=self._auth(), timeout=timeout, transport=transport)
+    _httpx = httpx.AsyncClient
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -354,40 +403,27 @@ class AsyncClient(_Base):
         await self.aclose()
 
     async def _send(self, call: Call) -> httpx.Response:
-        started = time.monotonic()
-        attempt = 0
-        refreshed = False
-        while True:
+        steps = self._retrying(call)
+        step, response = next(steps), None
+        while response is None:
             try:
-                if self._csrf_needed(call) and self._csrf_token is None and \
-                        self._csrf_enabled is None:
+                if step is _FETCH_CSRF:
                     self._accept_csrf(await self._http.get("/csrf-token",
                                                            params={"client": _CSRF_CLIENT}))
-                response = await self._http.request(call.method, call.path, json=call.json,
-                                                    params=call.params,
-                                                    headers=self._csrf_headers())
-            except _TRANSIENT as exc:
-                if attempt >= self.retry.max_retries or time.monotonic() - started > self.retry.max_total:
-                    raise self._unreachable(exc) from None
-                await asyncio.sleep(self.retry.delay(attempt, None))
-                attempt += 1
-                continue
+                    outcome: Any = None
+                elif step is _REQUEST:
+                    outcome = await self._http.request(call.method, call.path, json=call.json,
+                                                       params=call.params,
+                                                       headers=self._csrf_headers())
+                else:
+                    await asyncio.sleep(step)
+                    outcome = None
             except httpx.HTTPError as exc:
-                raise self._unreachable(exc) from None
-            if _is_csrf_rejection(response) and not refreshed and self._csrf_enabled is not False:
-                self._csrf_token = None  # expired or rotated: fetch a new token once
-                self._csrf_enabled = None
-                refreshed = True
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
-                wait = self.retry.delay(attempt, _retry_after(response))
-                if time.monotonic() - started + wait <= self.retry.max_total:
-                    await asyncio.sleep(wait)
-                    attempt += 1
-                    continue
-            return response
+                outcome = exc
+            step, response = _advance(steps, outcome)
+        return response
 
-    async def call(self, call: Call) -> Any:
+    async def call(self, call: Call) -> JSONValue:
         self._check(call)
         response = await self._send(call)
         if response.is_success:
@@ -419,17 +455,20 @@ async def run_async(client: AsyncClient, operation: Operation[T]) -> T:
 
 
 _default: Client | None = None
+_default_generation = -1
 _default_lock = threading.Lock()
 
 
 def get_client(client: Client | None = None) -> Client:
-    """The given client, or a shared one built from `configure()` / env / profile."""
-    global _default
+    """The given client, or a shared one built from `configure()` / env / profile (built
+    anew after each `configure()`; views already holding the old one keep it)."""
+    global _default, _default_generation
     if client is not None:
         return client
     with _default_lock:
-        if _default is None:
+        if _default is None or _default_generation != settings_generation():
             _default = Client()
+            _default_generation = settings_generation()
         return _default
 
 

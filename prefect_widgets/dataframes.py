@@ -19,12 +19,6 @@ than it counted, `IncompleteData` is raised instead of returning a short frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-
-import pandas as pd
-
-from .errors import InvalidRequest
 from .records import (
     FLOW_RUN_COLUMNS,
     LOG_COLUMNS,
@@ -33,43 +27,12 @@ from .records import (
     TASK_RUN_COLUMNS,
     TIME,
     TIMELINE_COLUMNS,
-    empty_frame,
     flow_runs_frame,
     logs_frame,
     task_runs_frame,
+    timeline_from_tasks,
 )
 
-if TYPE_CHECKING:
-    from .views import FlowRunView
-
-__all__ = ["task_runs_frame", "flow_runs_frame", "logs_frame", "timeline_frame",
+__all__ = ["task_runs_frame", "flow_runs_frame", "logs_frame", "timeline_from_tasks",
            "TASK_RUN_COLUMNS", "TIMELINE_COLUMNS", "FLOW_RUN_COLUMNS", "LOG_COLUMNS",
-           "flow_run_task_frame", "STATE_DTYPE", "TIME", "SPAN"]
-
-
-def _select(frame: pd.DataFrame, columns: Iterable[str] | None) -> pd.DataFrame:
-    if columns is None:
-        return frame
-    wanted = list(columns)
-    unknown = [c for c in wanted if c not in frame.columns]
-    if unknown:
-        raise InvalidRequest(f"Unknown column {unknown[0]!r}; available: "
-                             f"{', '.join(frame.columns)}.")
-    return frame[wanted]
-
-
-def timeline_frame(flow_run: FlowRunView, progress: bool | None = None) -> pd.DataFrame:
-    """The timeline frame of a view's snapshot (a copy: callers may change it)."""
-    return flow_run.data.timeline(progress).copy()
-
-
-def flow_run_task_frame(flow_run: FlowRunView, columns: Any = None,
-                        progress: bool | None = None) -> pd.DataFrame:
-    """`FlowRunView.to_dataframe()`: every task run, or `columns="timeline"`."""
-    if isinstance(columns, str):
-        if columns != "timeline":
-            raise InvalidRequest("columns= takes 'timeline' or a list of column names.")
-        return timeline_frame(flow_run, progress)
-    if columns is not None:
-        _select(empty_frame(TASK_RUN_COLUMNS, "task_run_id"), columns)  # validate first
-    return _select(flow_run.data.tasks(progress), columns).copy()
+           "STATE_DTYPE", "TIME", "SPAN"]

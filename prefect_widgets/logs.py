@@ -2,61 +2,27 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _ops
-from ._parse import check_uuid, parse_datetime
+from ._parse import check_uuid
 from .client import Client, get_client
 from .errors import InvalidRequest, WatchTimeout
+from .polling import Poll
+from .records import LEVELS, LogEntry, logs_frame
+from .seam import Displayed
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["LogEntry", "LogList", "read_logs", "watch_flow_run", "LEVELS"]
 
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
-
-
-def level_name(number: int) -> str:
-    for name, value in sorted(LEVELS.items(), key=lambda kv: -kv[1]):
-        if number >= value:
-            return name
-    return "NOTSET"
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One log line (or, from `watch_flow_run`, one state change)."""
-
-    timestamp: datetime
-    level: int
-    message: str
-    logger: str = ""
-    flow_run_id: str | None = None
-    task_run_id: str | None = None
-    id: str | None = None
-
-    @property
-    def level_name(self) -> str:
-        return level_name(self.level)
-
-    @classmethod
-    def from_json(cls, row: dict[str, Any]) -> LogEntry:
-        return cls(timestamp=parse_datetime(row.get("timestamp")) or datetime.now(timezone.utc),
-                   level=int(row.get("level") or 0), message=str(row.get("message") or ""),
-                   logger=str(row.get("name") or ""), flow_run_id=row.get("flow_run_id"),
-                   task_run_id=row.get("task_run_id"), id=row.get("id"))
-
-    def __str__(self) -> str:
-        return f"{self.timestamp:%H:%M:%S} | {self.level_name:<8} | {self.message}"
-
-
-class LogList(Sequence):
+class LogList(Displayed, Sequence):
     """Log entries, oldest first."""
+
+    _html: ClassVar[str] = "log_list_html"
 
     def __init__(self, entries: list[LogEntry]) -> None:
         self._entries = entries
@@ -75,19 +41,8 @@ class LogList(Sequence):
         return f"LogList({len(self)} lines)\n{skipped}" + "\n".join(lines)
 
     def to_dataframe(self) -> pd.DataFrame:
-        from .dataframes import logs_frame
-
         return logs_frame(self._entries)
 
-    def _repr_html_(self) -> str:
-        from .html import log_list_html
-
-        return log_list_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .html import mimebundle
-
-        return mimebundle(self)
 
 
 def _level_number(level: int | str | None) -> int | None:
@@ -142,9 +97,8 @@ def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bo
     client = get_client(client)
     flow_run_id = check_uuid(flow_run_id, "flow_run_id")
     limit = max_duration.total_seconds() if isinstance(max_duration, timedelta) else max_duration
-    deadline = time.monotonic() + float(limit)
+    poll = Poll(poll_interval, maximum=max_poll_interval, factor=1.5, timeout=float(limit))
     seen: set[str] = set()
-    interval = poll_interval
     while True:
         run = client.run(_ops.get(f"/flow_runs/{flow_run_id}",
                                   f"No flow run with id {flow_run_id} on this server."))
@@ -157,7 +111,8 @@ def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bo
                 state = State.from_json(row)
                 note = f": {state.message}" if state.message else ""
                 fresh.append(LogEntry(timestamp=state.timestamp or datetime.now(timezone.utc),
-                                      level=LEVELS["INFO"], message=f"Entered state {state.name}{note}",
+                                      level=LEVELS["INFO"],
+                                      message=f"Entered state {state.name}{note}",
                                       logger="prefect_widgets.watch", flow_run_id=flow_run_id,
                                       id=row.get("id")))
         if stream_logs:
@@ -168,12 +123,12 @@ def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bo
         yield from sorted(fresh, key=lambda e: e.timestamp)
         if State.from_json(run.get("state")).is_finished():
             if stream_logs:  # a flow's last log batch arrives after its final state
-                time.sleep(min(2.0, poll_interval))
+                poll.wait(min(2.0, poll_interval))
                 yield from (e for e in read_logs(client, flow_run_id=flow_run_id)
                             if e.id not in seen)
             return
-        interval = poll_interval if fresh else min(max_poll_interval, interval * 1.5)
-        if time.monotonic() + interval > deadline:
+        delay = poll.succeeded() if fresh else poll.failed()  # quiet rounds back off
+        if poll.expired(within=delay):
             raise WatchTimeout(f"Flow run {flow_run_id} did not finish within {limit:.0f} s "
                                "(max_duration). Raise max_duration to keep watching.")
-        time.sleep(interval)
+        poll.wait()

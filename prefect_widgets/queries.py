@@ -7,19 +7,17 @@ any request is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any
 
 from . import _ops
 from ._parse import check_uuid
 from .client import Client, get_client
 from .errors import InvalidRequest
+from .run_lists import FlowRunList, TaskRunList
 from .states import STATE_TYPES
 from .views import FlowRunView, TaskRunView, task_runs_in_order
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "FlowRunList", "TaskRunList", "FLOW_RUN_SORTS", "TASK_RUN_SORTS",
@@ -38,92 +36,6 @@ _COMMON = ("state_type", "state_name", "tags", "start_time_after", "start_time_b
 FLOW_RUN_FILTERS = ("name", "flow_id", "work_queue_name", "parent_task_run_id", *_COMMON)
 TASK_RUN_FILTERS = ("flow_run_id", "name", "task_key", "expected_start_time_after",
                     "expected_start_time_before", "subflow_runs", *_COMMON)
-
-
-# --------------------------------------------------------------------------- collections
-
-
-class _RunList(Sequence):
-    _kind = "runs"
-
-    def __init__(self, views: Iterable[Any]) -> None:
-        self._views = list(views)
-
-    @overload
-    def __getitem__(self, index: int) -> Any: ...
-    @overload
-    def __getitem__(self, index: slice) -> Any: ...
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return type(self)(self._views[index])
-        return self._views[index]
-
-    def __len__(self) -> int:
-        return len(self._views)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._views)
-
-    def __repr__(self) -> str:
-        head = "\n".join(f"  {v!r}," for v in self._views[:10])
-        more = f"\n  ... {len(self) - 10} more" if len(self) > 10 else ""
-        return f"{type(self).__name__}([\n{head}{more}\n])" if self._views else f"{type(self).__name__}([])"
-
-
-class FlowRunList(_RunList):
-    """A list of `FlowRunView`s returned by `FlowRunView.query(...)`."""
-
-    def to_dataframe(self) -> pd.DataFrame:
-        from .dataframes import flow_runs_frame
-
-        return flow_runs_frame([v.raw for v in self._views])
-
-    def _repr_html_(self) -> str:
-        from .html import flow_run_list_html
-
-        return flow_run_list_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .html import mimebundle
-
-        return mimebundle(self)
-
-    def summary(self) -> pd.DataFrame:
-        """Per-run duration, state and start, newest last (for trend plots)."""
-        from .analytics import runs_summary
-
-        return runs_summary(self)
-
-    def plot_durations(self) -> Any:
-        from .analytics import plot_run_durations
-
-        return plot_run_durations(self)
-
-    def compare(self, a: FlowRunView | int, b: FlowRunView | int) -> pd.DataFrame:
-        """Two runs' per-task statistics side by side (runs or indexes into this list)."""
-        from .analytics import compare_runs
-
-        pick = (lambda r: self[r] if isinstance(r, int) else r)
-        return compare_runs(pick(a), pick(b))
-
-
-class TaskRunList(_RunList):
-    """A list of `TaskRunView`s returned by `TaskRunView.query(...)`."""
-
-    def to_dataframe(self) -> pd.DataFrame:
-        from .dataframes import task_runs_frame
-
-        return task_runs_frame([v.raw for v in self._views])
-
-    def _repr_html_(self) -> str:
-        from .html import task_run_list_html
-
-        return task_run_list_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .html import mimebundle
-
-        return mimebundle(self)
 
 
 # --------------------------------------------------------------------------- filter bodies
@@ -153,7 +65,8 @@ def _state_types(value: Any) -> list[str]:
 def _time(value: Any, what: str) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise InvalidRequest(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc)).")
+            raise InvalidRequest(
+                f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc)).")
         return value.isoformat()
     if isinstance(value, str):
         try:

@@ -22,13 +22,17 @@ derived field has exactly one definition here:
 * ``upstream_task_run_ids``: task runs whose results or ``wait_for`` feed this one.
 * ``duration``: end - start; a run still running counts until now.
 * order: by actual start, then expected start, then id (never started: last).
+
+Long module: on purpose. Every JSON-to-Python reading and every derived field is here, so
+that no second definition can grow elsewhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,15 +41,14 @@ from ._parse import parse_datetime, parse_seconds
 from .errors import BadResponse
 from .states import STATE_TYPES, State
 
-if TYPE_CHECKING:
-    from .logs import LogEntry
-
 __all__ = [
     "TASK_RUN_COLUMNS", "TIMELINE_COLUMNS", "FLOW_RUN_COLUMNS", "LOG_COLUMNS",
-    "STATE_DTYPE", "TIME", "SPAN", "task_name_of", "uuid7_ms", "map_indices", "retries_of", "max_retries_of",
+    "STATE_DTYPE", "TIME", "SPAN", "task_name_of", "uuid7_ms", "map_indices", "retries_of",
+    "max_retries_of",
     "upstream_ids", "kind_of", "duration_of", "task_run_fields", "flow_run_fields",
-    "flow_fields", "ordered_task_runs", "task_runs_frame", "timeline_from_tasks", "flow_runs_frame", "logs_frame",
-    "states_from_json", "empty_frame", "graph_nodes",
+    "flow_fields", "ordered_task_runs", "task_runs_frame", "timeline_from_tasks",
+    "flow_runs_frame", "logs_frame",
+    "states_from_json", "empty_frame", "graph_nodes", "LogEntry", "LEVELS", "level_name",
 ]
 
 STATE_DTYPE = pd.CategoricalDtype(list(STATE_TYPES), ordered=True)
@@ -187,6 +190,43 @@ def states_from_json(rows: Iterable[Any]) -> list[State]:
 
 
 # --------------------------------------------------------------------------- single records
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def level_name(number: int) -> str:
+    for name, value in sorted(LEVELS.items(), key=lambda kv: -kv[1]):
+        if number >= value:
+            return name
+    return "NOTSET"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log line (or, from `watch_flow_run`, one state change)."""
+
+    timestamp: datetime
+    level: int
+    message: str
+    logger: str = ""
+    flow_run_id: str | None = None
+    task_run_id: str | None = None
+    id: str | None = None
+
+    @property
+    def level_name(self) -> str:
+        return level_name(self.level)
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> LogEntry:
+        return cls(timestamp=parse_datetime(row.get("timestamp")) or datetime.now(timezone.utc),
+                   level=int(row.get("level") or 0), message=str(row.get("message") or ""),
+                   logger=str(row.get("name") or ""), flow_run_id=row.get("flow_run_id"),
+                   task_run_id=row.get("task_run_id"), id=row.get("id"))
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%H:%M:%S} | {self.level_name:<8} | {self.message}"
+
 
 
 def _common(body: dict[str, Any]) -> dict[str, Any]:

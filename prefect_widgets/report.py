@@ -18,24 +18,25 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ._version import __version__
-from .html import (
-    _cut,
-    _error,
-    _load_task_runs,
-    _state_class,
-    _table,
-    _try,
-    escape,
-    flow_run_body,
-    fmt_duration,
-    fmt_time,
+from .formatting import fmt_duration, fmt_time
+from .html.lists import log_lines_html
+from .html.markup import (
+    EMPTY,
+    Markup,
+    badge,
+    cut,
+    error_block,
     head_tail,
-    log_lines_html,
-    state_badge_html,
+    muted,
+    row,
     stylesheet,
+    table,
     trunc,
+    try_load,
 )
+from .html.runs import flow_run_body, load_task_runs
 from .options import option_context
+from .states import State
 
 if TYPE_CHECKING:
     from .views import FlowRunView
@@ -56,20 +57,20 @@ GRID = {"gridcolor": "rgba(128,128,128,0.22)", "linecolor": "rgba(128,128,128,0.
 
 
 def _timeline_parts(view: FlowRunView) -> tuple[pd.DataFrame | None, pd.DataFrame | None,
-                                                 str, str]:
+                                                 Markup, Markup]:
     """The timeline frame (one graph-v2 request) and its critical path, with error blocks."""
     from .analytics import _run_until, critical_path_from_frame
 
-    frame, frame_error = _try("the timeline", view.data.timeline)
+    frame, frame_error = try_load("the timeline", view.data.timeline)
     if frame is None:
         return None, None, frame_error, frame_error
-    path, path_error = _try("the critical path", lambda: critical_path_from_frame(
+    path, path_error = try_load("the critical path", lambda: critical_path_from_frame(
         frame, until=_run_until(view), run_start=view.start_time))
-    return frame, path, "", path_error
+    return frame, path, EMPTY, path_error
 
 
 def _gantt_html(view: FlowRunView, include_plotlyjs: Any, frame: pd.DataFrame | None = None,
-                path: pd.DataFrame | None = None) -> str:
+                path: pd.DataFrame | None = None) -> Markup:
     from .gantt import plot_gantt
 
     def figure() -> Any:
@@ -80,76 +81,88 @@ def _gantt_html(view: FlowRunView, include_plotlyjs: Any, frame: pd.DataFrame | 
         fig.update_yaxes(**GRID)
         return fig
 
-    fig, error = _try("the timeline", figure)
+    fig, error = try_load("the timeline", figure)
     if fig is None:
         return error
-    return fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs,
-                       config={"responsive": True, "displaylogo": False})
+    # trusted: plotly writes the figure (its values JSON-encoded in a script) and its loader
+    return Markup(fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs,
+                              config={"responsive": True, "displaylogo": False}))
 
 
 def _span(value: Any) -> str:
-    return escape(fmt_duration(None if pd.isna(value) else value.to_pytimedelta()))
+    return fmt_duration(None if pd.isna(value) else value.to_pytimedelta())
 
 
-def critical_path_html(path: pd.DataFrame) -> str:
+CRITICAL_HEADER = ("step", "state", "task run", "start", "duration", "wait before")
+
+
+def critical_path_html(path: pd.DataFrame) -> Markup:
     """The critical path's task runs in order: state, name, start, duration, wait before."""
     if path.empty:
-        return '<span class="pw-muted">no finished task runs: no critical path</span>'
+        return muted("no finished task runs: no critical path")
     rows = []
-    for step, row in enumerate(path.itertuples(index=False), start=1):
-        state = str(row.state_type)
-        badge = (f'<span class="pw-badge {_state_class(state)}">{escape(state.title())}</span>')
-        start = None if pd.isna(row.start) else row.start.to_pydatetime()
-        rows.append(f'<tr><td class="pw-num">{step}</td><td>{badge}</td><td>{trunc(row.name)}</td>'
-                    f"<td>{escape(fmt_time(start))}</td><td>{_span(row.duration)}</td>"
-                    f"<td>{_span(row.wait_before)}</td></tr>")
-    total = path["duration"].sum() + path["wait_before"].fillna(pd.Timedelta(0)).sum()
-    note = (f'<div class="pw-muted">{len(path):,} task runs; {_span(path["duration"].sum())} '
-            f"running and {_span(path['wait_before'].fillna(pd.Timedelta(0)).sum())} waiting "
-            f"({_span(total)} in all)</div>")
+    for step, run in enumerate(path.itertuples(index=False), start=1):
+        state = str(run.state_type)
+        start = None if pd.isna(run.start) else run.start.to_pydatetime()
+        rows.append(row([str(step), badge(State(state, state.title())), trunc(run.name),
+                         fmt_time(start), _span(run.duration), _span(run.wait_before)],
+                        numeric=(0,)))
+    waits = path["wait_before"].fillna(pd.Timedelta(0)).sum()
+    running = path["duration"].sum()
+    note = Markup('<div class="pw-muted">{:,} task runs; {} running and {} waiting '
+                  "({} in all)</div>").format(len(path), _span(running), _span(waits),
+                                              _span(running + waits))
     head, hidden, tail = head_tail(rows)
-    return note + _table(("step", "state", "task run", "start", "duration", "wait before"),
-                         head, hidden, tail, "steps")
+    return note + table(CRITICAL_HEADER, head, hidden, tail, "steps")
 
 
 def _anchor(view: FlowRunView) -> str:
-    return f"run-{escape(view.flow_run_id)}"
+    return f"run-{view.flow_run_id}"
 
 
-def flow_run_section(view: FlowRunView, *, include_plotlyjs: Any = True) -> str:
+SECTION = Markup('<section class="pw-report-section" id="{}">{}</section>')
+
+
+def _logs_html(view: FlowRunView) -> Markup:
+    logs, logs_error = try_load("the logs", lambda: view.data.log_tail(LOG_TAIL))
+    if logs is None:
+        return logs_error
+    entries, more = logs
+    note = Markup('<div class="pw-muted">the newest {:,} lines; earlier lines are left out'
+                  "</div>").format(len(entries)) if more else EMPTY
+    return note + (log_lines_html(entries, limit=LOG_TAIL) if entries
+                   else muted("no log lines"))
+
+
+def flow_run_section(view: FlowRunView, *, include_plotlyjs: Any = True) -> Markup:
     """One run's report section: summary and task tables, Gantt, log tail."""
     with option_context(*REPORT_OPTIONS):
-        task_runs, errors = _load_task_runs(view)
-        flow_name, flow_error = _try("the flow", lambda: view.flow.name)
+        task_runs, errors = load_task_runs(view)
+        flow_name, flow_error = try_load("the flow", lambda: view.flow.name)
         body = flow_run_body(view, task_runs, flow_name=flow_name, errors=errors + flow_error)
         frame, path, frame_error, path_error = _timeline_parts(view)
         gantt = frame_error or _gantt_html(view, include_plotlyjs, frame, path)
         critical = path_error if path is None else critical_path_html(path)
-        logs, logs_error = _try("the logs", lambda: view.data.log_tail(LOG_TAIL))
-        if logs is None:
-            log_html = logs_error
-        else:
-            entries, more = logs
-            note = (f'<div class="pw-muted">the newest {len(entries):,} lines; earlier lines '
-                    "are left out</div>" if more else "")
-            log_html = note + (log_lines_html(entries, limit=LOG_TAIL) if entries
-                               else '<span class="pw-muted">no log lines</span>')
-    return (f'<section class="pw-report-section" id="{_anchor(view)}">{body}'
-            f'<h3>Timeline</h3><div class="pw-gantt">{gantt}</div>'
-            f'<h3>Critical path</h3><div class="pw-critical-path">{critical}</div>'
-            f"<h3>Logs</h3>{log_html}</section>")
+        logs = _logs_html(view)
+    parts = Markup('{}<h3>Timeline</h3><div class="pw-gantt">{}</div><h3>Critical path</h3>'
+                   '<div class="pw-critical-path">{}</div><h3>Logs</h3>{}')
+    return SECTION.format(_anchor(view), parts.format(body, gantt, critical, logs))
 
 
-def _document(title: str, body: str, head: str = "") -> str:
-    generated = datetime.now(timezone.utc)
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="prefect-widgets {escape(__version__)}">'
-        f"<title>{escape(_cut(title, 200))}</title><style>{stylesheet()}</style>{head}</head>"
-        f'<body class="pw-report"><div class="pw-root"><div class="pw-wrap">{body}'
-        f'<p class="pw-muted">Generated by prefect-widgets {escape(__version__)} at '
-        f"{escape(fmt_time(generated))}.</p></div></div></body></html>\n")
+DOCUMENT = Markup(
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<meta name="generator" content="prefect-widgets {version}">'
+    "<title>{title}</title><style>{css}</style>{head}</head>"
+    '<body style="margin:0"><div class="pw-root pw-report"><div class="pw-wrap">{body}'
+    '<p class="pw-muted">Generated by prefect-widgets {version} at {generated}.</p>'
+    "</div></div></body></html>\n")
+
+
+def _document(title: str, body: Markup, head: Markup = EMPTY) -> Markup:
+    generated = fmt_time(datetime.now(timezone.utc))
+    return DOCUMENT.format(version=__version__, title=cut(title, 200), css=stylesheet(),
+                           head=head, body=body, generated=generated)
 
 
 def _write(text: str, path: str | Path) -> Path:
@@ -169,17 +182,15 @@ def flow_run_report(flow_run: FlowRunView, path: str | Path | None = None, *,
     return text
 
 
-def _index(views: Sequence[FlowRunView]) -> str:
-    rows = []
-    for view in views:
-        rows.append(
-            f"<tr><td>{state_badge_html(view.state, standalone=False)}</td>"
-            f'<td><a href="#{_anchor(view)}">{trunc(view.name)}</a></td>'
-            f"<td>{escape(fmt_time(view.start_time))}</td>"
-            f"<td>{escape(fmt_duration(view.duration))}</td>"
-            f"<td>{trunc(view.state.message or '')}</td></tr>")
-    return ('<table class="pw-table"><thead><tr><th>state</th><th>flow run</th><th>start</th>'
-            f'<th>duration</th><th>message</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+INDEX_HEADER = ("state", "flow run", "start", "duration", "message")
+
+
+def _index(views: Sequence[FlowRunView]) -> Markup:
+    rows = [row([badge(view.state),
+                 Markup('<a href="#{}">{}</a>').format(_anchor(view), trunc(view.name)),
+                 fmt_time(view.start_time), fmt_duration(view.duration),
+                 trunc(view.state.message or "")]) for view in views]
+    return table(INDEX_HEADER, rows, 0, [], "flow runs")
 
 
 def write_report(flow_runs: Sequence[FlowRunView], output_path: str | Path, *,
@@ -189,20 +200,21 @@ def write_report(flow_runs: Sequence[FlowRunView], output_path: str | Path, *,
     plotly.js is inlined once (first section) when `include_plotlyjs=True`.
     """
     views = list(flow_runs)
-    head = ""
+    head = EMPTY
     if include_plotlyjs is True:  # once for the whole file, whatever the sections do
         from plotly.offline import get_plotlyjs
 
-        head = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+        # trusted: the plotly.js library itself
+        head = Markup('<script type="text/javascript">{}</script>').format(
+            Markup(get_plotlyjs()))
         include_plotlyjs = False
     sections = []
     for view in views:
-        plotlyjs = include_plotlyjs
         try:
-            sections.append(flow_run_section(view, include_plotlyjs=plotlyjs))
+            sections.append(flow_run_section(view, include_plotlyjs=include_plotlyjs))
         except Exception as exc:  # one broken run must not lose the others' report
-            sections.append(f'<section class="pw-report-section" id="{_anchor(view)}">'
-                            f"{_error(f'flow run {view.name}', exc)}</section>")
-    body = (f"<h1>{escape(title)}</h1><p class=\"pw-muted\">{len(views):,} flow runs</p>"
-            + _index(views) + "".join(sections))
+            sections.append(SECTION.format(_anchor(view),
+                                           error_block(f"flow run {view.name}", exc)))
+    body = Markup('<h1>{}</h1><p class="pw-muted">{:,} flow runs</p>{}{}').format(
+        title, len(views), _index(views), EMPTY.join(sections))
     return _write(_document(title, body, head), output_path)

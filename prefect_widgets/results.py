@@ -77,7 +77,8 @@ def load_result(state: State, what: str, *, storage_path: str | None = None,
         try:
             import cloudpickle
         except ImportError:
-            raise ResultNotAvailable("Loading a pickled result needs `pip install cloudpickle`.") from None
+            raise ResultNotAvailable(
+                "Loading a pickled result needs `pip install cloudpickle`.") from None
         return cloudpickle.loads(base64.b64decode(payload))
     raise ResultNotAvailable(f"The {what}'s result uses the {serializer!r} serializer, which "
                              "prefect-widgets cannot read; load it with Prefect itself.")

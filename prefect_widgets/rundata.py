@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -19,10 +20,10 @@ import pandas as pd
 from . import _ops
 from .client import Client, get_client
 from .logs import LogEntry, log_filter
-from .records import states_from_json, task_runs_frame, timeline_from_tasks
+from .records import graph_nodes, states_from_json, task_runs_frame, timeline_from_tasks
 from .states import FINISHED_TYPES, State
 
-__all__ = ["RunData", "task_rows_by_id", "subflow_task_rows"]
+__all__ = ["RunData", "task_rows_by_id", "subflow_task_rows", "graph_nodes_since"]
 
 T = TypeVar("T")
 _MISSING = object()
@@ -72,9 +73,11 @@ class RunData:
                 if value is not _MISSING:
                     return value
                 pending = self._loading.get(key)
-                mine = pending is None
-                if mine:
+                if pending is None:
                     pending = self._loading[key] = _Loading()
+                    mine = True
+                else:
+                    mine = False
             if mine:
                 return self._load(key, load, pending)
             if pending.owner == threading.get_ident():
@@ -187,6 +190,14 @@ def task_rows_by_id(client: Client, task_run_ids: Iterable[str]) -> list[dict[st
         body = {"task_runs": {"id": {"any_": chunk}}, "limit": len(chunk), "offset": 0}
         rows += client.run(_ops.filter_page("/task_runs/filter", body))
     return rows
+
+
+def graph_nodes_since(client: Client, flow_run_id: str, since: datetime | None = None
+                      ) -> pd.DataFrame:
+    """The run's graph nodes (`records.graph_nodes`) still open or ended since `since`."""
+    params = {"since": since.isoformat()} if since else None
+    return graph_nodes(client.run(_ops.get(f"/flow_runs/{flow_run_id}/graph-v2",
+                                           f"Flow run {flow_run_id} not found.", params)))
 
 
 def subflow_task_rows(client: Client, flow_run_id: str) -> list[dict[str, Any]]:

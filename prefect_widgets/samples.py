@@ -242,19 +242,17 @@ def wait_until_recorded(api_url: str, flow_run_ids: list[str], timeout: float = 
     """
     from . import _ops
     from .client import Client
+    from .polling import Poll, Settled
 
     with Client(api_url) as client:
         body = {"flow_runs": {"id": {"any_": flow_run_ids}}}
         unfinished = {**body, "task_runs": {"state": {"type": {"any_": [
             "SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"]}}}}
-        deadline = time.monotonic() + timeout
-        last, stable = -1, 0
-        while time.monotonic() < deadline:
+        poll, settled = Poll(0.7, timeout=timeout), Settled(3)
+        while not poll.expired():
             total = client.run(_ops.count("/task_runs/count", body))
             open_runs = client.run(_ops.count("/task_runs/count", unfinished))
-            stable = stable + 1 if total == last and open_runs == 0 else 0
-            if stable >= 3:
+            if settled.observe(total, ok=open_runs == 0):
                 return
-            last = total
-            time.sleep(0.7)
+            poll.wait()
     raise TimeoutError(f"Task runs of {len(flow_run_ids)} flow runs did not settle in {timeout} s")

@@ -45,6 +45,13 @@ class Settings:
 
 
 _configured: dict[str, str | None] = {}
+#: bumped by every `configure()`: the shared client is rebuilt when it changes
+_generation = [0]
+
+
+def generation() -> int:
+    """How many times `configure()` ran: a shared client built before is out of date."""
+    return _generation[0]
 
 
 def configure(
@@ -57,12 +64,10 @@ def configure(
 
     Call with no arguments to go back to the environment and profiles.
     """
-    from .client import reset_default_client
-
     _configured.clear()
     given = {"api_url": api_url, "api_key": api_key, "auth_string": auth_string, "profile": profile}
     _configured.update({k: v for k, v in given.items() if v is not None})
-    reset_default_client()
+    _generation[0] += 1
 
 
 def prefect_home() -> Path:
@@ -86,7 +91,8 @@ def _profile_values(profile: str | None) -> tuple[str | None, dict[str, Any]]:
     if name not in profiles:
         if profile or os.environ.get("PREFECT_PROFILE"):
             known = ", ".join(sorted(profiles)) or "none"
-            raise ConfigurationError(f"Unknown Prefect profile {name!r} in {path} (known: {known}).")
+            raise ConfigurationError(
+                f"Unknown Prefect profile {name!r} in {path} (known: {known}).")
         return name, {}
     return name, {k: v for k, v in profiles[name].items() if isinstance(v, str)}
 
@@ -119,7 +125,8 @@ def resolve_settings(
             "PREFECT_API_URL, or try `prefect-widgets demo` for a throwaway local server."
         )
     if not url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"PREFECT_API_URL must start with http:// or https://, got {url!r}.")
+        raise ConfigurationError(
+            f"PREFECT_API_URL must start with http:// or https://, got {url!r}.")
     if "@" in url.split("//", 1)[1].split("/", 1)[0]:
         raise ConfigurationError("PREFECT_API_URL must not carry credentials (user:pass@host); "
                                  "put them in PREFECT_API_AUTH_STRING instead.")

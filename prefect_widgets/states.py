@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from ._parse import parse_datetime
+from .seam import Displayed
 
 __all__ = ["State", "STATE_TYPES", "FINISHED_TYPES", "STATE_COLORS"]
 
@@ -25,8 +26,10 @@ STATE_COLORS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class State:
+class State(Displayed):
     """A flow or task run state: `type` (e.g. ``"COMPLETED"``), `name`, `message`."""
+
+    _html: ClassVar[str] = "state_badge_html"
 
     type: str
     name: str
@@ -88,12 +91,3 @@ class State:
             return f'<{self.name}: "{self.message}">'
         return f"<{self.name}>"
 
-    def _repr_html_(self) -> str:
-        from .html import state_badge_html
-
-        return state_badge_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .html import mimebundle
-
-        return mimebundle(self)

@@ -2,6 +2,10 @@
 
 A view is a snapshot taken when it is created; `get_latest()` returns a new one.
 Finished task runs are cached in the `FlowRunView` and survive `get_latest()`.
+
+Long module: `FlowRunView` and `TaskRunView` refer to each other (a task run's flow run and
+child flow run, a flow run's task runs and parent), so they share one module rather than
+import each other; every derived field comes from `records`, every display through `seam`.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from . import _ops
 from ._parse import check_uuid
 from .client import AsyncClient, Client, Operation, get_client
 from .errors import AmbiguousTaskRun, InvalidRequest, NotFound
+from .logs import LogList, read_logs
 from .records import (
+    TASK_RUN_COLUMNS,
     duration_of,
     flow_fields,
     flow_run_fields,
@@ -28,14 +34,17 @@ from .records import (
     task_run_fields,
     upstream_ids,
 )
+from .results import load_result
+from .run_lists import FlowRunList, TaskRunList
 from .rundata import RunData
+from .seam import Displayed, provided
 from .states import State
 
 if TYPE_CHECKING:
+    import anywidget
     import pandas as pd
+    import plotly.graph_objects as go
 
-    from .logs import LogList
-    from .queries import FlowRunList, TaskRunList
 
 __all__ = ["FlowView", "FlowRunView", "TaskRunView"]
 
@@ -64,12 +73,37 @@ class _Cache:
         self.data: RunData | None = None
 
 
+L = TypeVar("L", FlowRunList, TaskRunList)
+
+
+class _Queries(Displayed, Generic[L]):
+    """`query()`, `count()` and `count_by_state()` over runs of one kind (`queries`)."""
+
+    #: "flow" or "task"
+    _runs: ClassVar[str]
+
+    @classmethod
+    def query(cls, *, client: Client | None = None, **filters: Any) -> L:
+        """Runs matching keyword filters (see `prefect_widgets.queries`)."""
+        return provided(f"query_{cls._runs}_runs")(client, **filters)
+
+    @classmethod
+    def count(cls, *, client: Client | None = None, **filters: Any) -> int:
+        return provided(f"count_{cls._runs}_runs")(client, **filters)
+
+    @classmethod
+    def count_by_state(cls, *, client: Client | None = None, **filters: Any) -> dict[str, int]:
+        return provided(f"count_{cls._runs}_runs_by_state")(client, **filters)
+
+
 # --------------------------------------------------------------------------- flows
 
 
 @dataclass(frozen=True, repr=False)
-class FlowView:
+class FlowView(Displayed):
     """A flow's metadata: `flow_id`, `name`, `tags`, `labels`, `created`, `updated`."""
+
+    _html: ClassVar[str] = "flow_html"
 
     flow_id: str
     name: str
@@ -121,29 +155,15 @@ class FlowView:
     def __repr__(self) -> str:
         return f"FlowView(flow_id={self.flow_id!r}, name={self.name!r}, tags={list(self.tags)!r})"
 
-    def _repr_html_(self) -> str:
-        from .html import flow_html
 
-        return flow_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .html import mimebundle
-
-        return mimebundle(self)
+# --------------------------------------------------------------------------- runs
 
 
-# --------------------------------------------------------------------------- task runs
+@dataclass(frozen=True, repr=False, kw_only=True)
+class _Run:
+    """What flow-run and task-run snapshots share (read by `records`)."""
 
-
-@dataclass(frozen=True, repr=False)
-class TaskRunView:
-    """A snapshot of one task run."""
-
-    task_run_id: str
     name: str
-    task_key: str
-    dynamic_key: str
-    flow_run_id: str | None
     state: State
     tags: tuple[str, ...] = ()
     labels: dict[str, Any] = field(default_factory=dict)
@@ -153,11 +173,35 @@ class TaskRunView:
     total_run_time: timedelta = timedelta(0)
     estimated_run_time: timedelta | None = None
     run_count: int = 0
+    created: datetime | None = None
+    updated: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    client: Client | None = field(default=None, compare=False)
+    _cache: _Cache = field(default_factory=_Cache, compare=False)
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Wall time from start to end (to now while running)."""
+        return duration_of(self.start_time, self.end_time, self.state.is_finished())
+
+
+# --------------------------------------------------------------------------- task runs
+
+
+@dataclass(frozen=True, repr=False, kw_only=True)
+class TaskRunView(_Run, _Queries[TaskRunList]):
+    """A snapshot of one task run."""
+
+    _runs: ClassVar[str] = "task"
+    _html: ClassVar[str] = "task_run_html"
+
+    task_run_id: str
+    task_key: str
+    dynamic_key: str
+    flow_run_id: str | None
     task_inputs: dict[str, Any] = field(default_factory=dict)
     cache_key: str | None = None
     empirical_policy: dict[str, Any] = field(default_factory=dict)
-    created: datetime | None = None
-    updated: datetime | None = None
     #: position among the runs of its task in the flow run (see `prefect_widgets.records`);
     #: None when the view was fetched by id outside its flow run's listing
     map_index: int | None = field(default=None, compare=False)
@@ -165,9 +209,6 @@ class TaskRunView:
     map_index_uncertain: bool = field(default=False, compare=False)
     #: True when the task ran more than once in the flow run (mapped or called repeatedly)
     mapped: bool = field(default=False, compare=False)
-    raw: dict[str, Any] = field(default_factory=dict, compare=False)
-    client: Client | None = field(default=None, compare=False)
-    _cache: _Cache = field(default_factory=_Cache, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Client | None = None,
@@ -228,9 +269,16 @@ class TaskRunView:
         return self.state.state_details.get("child_flow_run_id")
 
     @property
-    def duration(self) -> timedelta | None:
-        """Wall time from start to end (to now while running)."""
-        return duration_of(self.start_time, self.end_time, self.state.is_finished())
+    def ui_url(self) -> str | None:
+        """This task run's page in the Prefect UI, if the UI's address is known."""
+        base = get_client(self.client).ui_url
+        return f"{base}/runs/task-run/{self.task_run_id}" if base else None
+
+    @property
+    def child_flow_run_ui_url(self) -> str | None:
+        """The Prefect UI page of the subflow run this task run stands for, if any."""
+        base, child = get_client(self.client).ui_url, self.child_flow_run_id
+        return f"{base}/runs/flow-run/{child}" if base and child else None
 
     @property
     def upstream_task_run_ids(self) -> list[str]:
@@ -261,14 +309,10 @@ class TaskRunView:
 
     def get_logs(self, **kwargs: Any) -> LogList:
         """This task run's logs, oldest first (see `FlowRunView.get_logs`)."""
-        from .logs import read_logs
-
         return read_logs(get_client(self.client), task_run_id=self.task_run_id, **kwargs)
 
     def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
         """Load the task run's persisted result (JSON; pickle only with `allow_pickle=True`)."""
-        from .results import load_result
-
         value = load_result(self.state, f"task run {self.name!r}", storage_path=storage_path,
                             allow_pickle=allow_pickle)
         self._cache.values["result"] = True
@@ -280,39 +324,10 @@ class TaskRunView:
                 self._cache.values[key] = load()
             return self._cache.values[key]
 
-    @classmethod
-    def query(cls, *, client: Client | None = None, **filters: Any) -> TaskRunList:
-        """Task runs matching keyword filters (see `prefect_widgets.queries`)."""
-        from .queries import query_task_runs
-
-        return query_task_runs(client, **filters)
-
-    @classmethod
-    def count(cls, *, client: Client | None = None, **filters: Any) -> int:
-        from .queries import count_task_runs
-
-        return count_task_runs(client, **filters)
-
-    @classmethod
-    def count_by_state(cls, *, client: Client | None = None, **filters: Any) -> dict[str, int]:
-        from .queries import count_task_runs_by_state
-
-        return count_task_runs_by_state(client, **filters)
-
     def __repr__(self) -> str:
         result = "<loaded>" if self._cache.values.get("result") else "<not loaded>"
         return (f"TaskRunView(task_run_id={self.task_run_id!r}, task_key={self.task_key!r}, "
                 f"name={self.name!r}, state={self.state!r}, result={result})")
-
-    def _repr_html_(self) -> str:
-        from .html import task_run_html
-
-        return task_run_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .html import mimebundle
-
-        return mimebundle(self)
 
 
 def _with_map_index(view: TaskRunView, known: TaskRunView) -> TaskRunView:
@@ -332,32 +347,20 @@ def task_runs_in_order(rows: list[dict], client: Client | None) -> list[TaskRunV
 # --------------------------------------------------------------------------- flow runs
 
 
-@dataclass(frozen=True, repr=False)
-class FlowRunView:
+@dataclass(frozen=True, repr=False, kw_only=True)
+class FlowRunView(_Run, _Queries[FlowRunList]):
     """A snapshot of one flow run, with lazy access to its flow, task runs and logs."""
 
+    _runs: ClassVar[str] = "flow"
+    _html: ClassVar[str] = "flow_run_html"
+
     flow_run_id: str
-    name: str
     flow_id: str
-    state: State
     deployment_id: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    labels: dict[str, Any] = field(default_factory=dict)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    expected_start_time: datetime | None = None
-    total_run_time: timedelta = timedelta(0)
-    estimated_run_time: timedelta | None = None
-    run_count: int = 0
     parent_task_run_id: str | None = None
     work_pool_name: str | None = None
     work_queue_name: str | None = None
-    created: datetime | None = None
-    updated: datetime | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False)
-    client: Client | None = field(default=None, compare=False)
-    _cache: _Cache = field(default_factory=_Cache, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Client | None = None,
@@ -435,10 +438,6 @@ class FlowRunView:
             _ops.get_list("/flow_run_states/", {"flow_run_id": self.flow_run_id}))))
 
     @property
-    def duration(self) -> timedelta | None:
-        return duration_of(self.start_time, self.end_time, self.state.is_finished())
-
-    @property
     def ui_url(self) -> str | None:
         base = get_client(self.client).ui_url
         return f"{base}/runs/flow-run/{self.flow_run_id}" if base else None
@@ -446,10 +445,12 @@ class FlowRunView:
     @property
     def parent_flow_run(self) -> FlowRunView | None:
         """The flow run this one is a subflow of, if any."""
-        if not self.parent_task_run_id:
+        parent_id = self.parent_task_run_id
+        if not parent_id:
             return None
+
         def load() -> FlowRunView | None:
-            parent_task = TaskRunView.from_task_run_id(self.parent_task_run_id, client=self.client)
+            parent_task = TaskRunView.from_task_run_id(parent_id, client=self.client)
             if parent_task.flow_run_id is None:
                 return None
             return FlowRunView.from_flow_run_id(parent_task.flow_run_id, client=self.client)
@@ -459,8 +460,6 @@ class FlowRunView:
     def subflow_runs(self) -> FlowRunList:
         """Child flow runs started from this run's tasks."""
         def load() -> FlowRunList:
-            from .queries import FlowRunList
-
             parents = TaskRunView.query(flow_run_id=self.flow_run_id, subflow_runs=True,
                                         limit=None, client=self.client)
             if not len(parents):
@@ -550,102 +549,62 @@ class FlowRunView:
 
     def get_logs(self, **kwargs: Any) -> LogList:
         """This run's logs, oldest first: `level=`, `since=`, `task_run_id=`, `limit=`."""
-        from .logs import read_logs
-
         return read_logs(get_client(self.client), flow_run_id=self.flow_run_id, **kwargs)
 
     def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
         """Load the flow run's persisted return value (see `TaskRunView.get_result`)."""
-        from .results import load_result
-
         return load_result(self.state, f"flow run {self.name!r}", storage_path=storage_path,
                            allow_pickle=allow_pickle)
 
-    # ---- queries across runs
-
-    @classmethod
-    def query(cls, *, client: Client | None = None, **filters: Any) -> FlowRunList:
-        """Flow runs matching keyword filters (see `prefect_widgets.queries`)."""
-        from .queries import query_flow_runs
-
-        return query_flow_runs(client, **filters)
-
-    @classmethod
-    def count(cls, *, client: Client | None = None, **filters: Any) -> int:
-        from .queries import count_flow_runs
-
-        return count_flow_runs(client, **filters)
-
-    @classmethod
-    def count_by_state(cls, *, client: Client | None = None, **filters: Any) -> dict[str, int]:
-        from .queries import count_flow_runs_by_state
-
-        return count_flow_runs_by_state(client, **filters)
-
     def to_dataframe(self, columns: Any = None, *, progress: bool | None = None) -> pd.DataFrame:
         """This run's task runs as a typed DataFrame (see `prefect_widgets.dataframes`)."""
-        from .dataframes import flow_run_task_frame
-
-        return flow_run_task_frame(self, columns=columns, progress=progress)
+        if isinstance(columns, str):
+            if columns != "timeline":
+                raise InvalidRequest("columns= takes 'timeline' or a list of column names.")
+            return self.data.timeline(progress).copy()
+        if columns is not None:
+            unknown = [c for c in columns if c not in TASK_RUN_COLUMNS]
+            if unknown:
+                raise InvalidRequest(f"Unknown column {unknown[0]!r}; available: "
+                                     f"{', '.join(TASK_RUN_COLUMNS)}.")
+            return self.data.tasks(progress)[list(columns)].copy()
+        return self.data.tasks(progress).copy()
 
     # ---- display, reports, widgets, analytics (each in its own module)
 
     def plot_gantt(self, color_by: str = "state", group_by: str | None = None,
-                   **kwargs: Any) -> Any:
+                   **kwargs: Any) -> go.Figure:
         """A plotly Gantt figure of this run's task runs (see `prefect_widgets.gantt`)."""
-        from .gantt import plot_gantt
-
-        return plot_gantt(self, color_by=color_by, group_by=group_by, **kwargs)
+        return provided("plot_gantt")(self, color_by=color_by, group_by=group_by, **kwargs)
 
     def to_html(self, path: Any = None, *, include_plotlyjs: Any = True) -> str:
-        """A self-contained HTML report; written to `path` if given (see `prefect_widgets.report`)."""
-        from .report import flow_run_report
+        """A self-contained HTML report, also written to `path` if given
+        (see `prefect_widgets.report`)."""
+        return provided("flow_run_report")(self, path, include_plotlyjs=include_plotlyjs)
 
-        return flow_run_report(self, path, include_plotlyjs=include_plotlyjs)
-
-    def widget(self, live: bool = True, **kwargs: Any) -> Any:
+    def widget(self, live: bool = True, **kwargs: Any) -> anywidget.AnyWidget:
         """A live anywidget timeline of this run (see `prefect_widgets.widget`)."""
-        from .widget import FlowRunWidget
-
-        return FlowRunWidget(self, live=live, **kwargs)
+        return provided("FlowRunWidget")(self, live=live, **kwargs)
 
     def attempts_dataframe(self) -> pd.DataFrame:
         """One row per task-run attempt, retries included (see `prefect_widgets.analytics`)."""
-        from .analytics import attempts_frame
-
-        return attempts_frame(self)
+        return provided("attempts_frame")(self)
 
     def critical_path(self) -> pd.DataFrame:
         """The longest time-weighted dependency chain ending at the last finishing task."""
-        from .analytics import critical_path
-
-        return critical_path(self)
+        return provided("critical_path")(self)
 
     def task_stats(self) -> pd.DataFrame:
         """Per-task-key counts, states, retries and duration percentiles."""
-        from .analytics import task_stats
-
-        return task_stats(self)
+        return provided("task_stats")(self)
 
     def concurrency(self) -> pd.DataFrame:
         """How many task runs were running at each moment of the run."""
-        from .analytics import concurrency
-
-        return concurrency(self)
+        return provided("concurrency")(self)
 
     def __repr__(self) -> str:
         return (f"FlowRunView(flow_run_id={self.flow_run_id!r}, name={self.name!r}, "
                 f"state={self.state!r}, cached_task_runs={self.cached_task_runs})")
-
-    def _repr_html_(self) -> str:
-        from .html import flow_run_html
-
-        return flow_run_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .html import mimebundle
-
-        return mimebundle(self)
 
 
 def _slug_matches(view: TaskRunView, slug: str) -> bool:

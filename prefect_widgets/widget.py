@@ -7,6 +7,9 @@ task-run records, rebuilds the timeline from the records it holds (so map indice
 numbered exactly as a fresh widget would number them) and sends the changed rows as
 patches. A view that renders (a second view, a page reload) asks for a resync: the
 `timeline` trait is then re-encoded if patches were sent since it was last set.
+
+Long module: the widget's sync protocol (whole timeline, patches, resync on render, details
+on demand, polling and settling) is one state machine around one frame and one lock.
 """
 
 from __future__ import annotations
@@ -24,12 +27,10 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from . import _ops
 from ._timeline_encoding import encode_patch, encode_timeline
-from .client import get_client
 from .errors import PrefectWidgetsError
-from .records import graph_nodes, retries_of, task_runs_frame, timeline_from_tasks
-from .rundata import subflow_task_rows, task_rows_by_id
+from .records import retries_of, task_runs_frame, timeline_from_tasks
+from .rundata import graph_nodes_since, subflow_task_rows, task_rows_by_id
 from .states import FINISHED_TYPES
 from .views import FlowRunView, TaskRunView
 
@@ -85,7 +86,8 @@ class FlowRunWidget(anywidget.AnyWidget):
 
     `selected_task_run` is the task run clicked in the timeline (a `TaskRunView`; for a
     subflow run, the parent task run standing for it); `selected_flow_run` is the subflow
-    run clicked (a `FlowRunView`), else None. `critical_path=True` (or `show_critical_path()`) highlights the critical path.
+    run clicked (a `FlowRunView`), else None. `critical_path=True` (or
+    `show_critical_path()`) highlights the critical path.
     """
 
     _esm = _STATIC / "widget.js"
@@ -134,11 +136,7 @@ class FlowRunWidget(anywidget.AnyWidget):
     # ---- data
 
     def _graph(self, since: datetime | None = None) -> pd.DataFrame:
-        params = {"since": since.isoformat()} if since else None
-        graph = get_client(self.flow_run.client).run(_ops.get(
-            f"/flow_runs/{self.flow_run.flow_run_id}/graph-v2",
-            f"Flow run {self.flow_run.flow_run_id} not found.", params))
-        return graph_nodes(graph)
+        return graph_nodes_since(self.flow_run.data.client, self.flow_run.flow_run_id, since)
 
     def _set_header(self, error: str | None = None) -> None:
         run = self.flow_run
@@ -218,11 +216,10 @@ class FlowRunWidget(anywidget.AnyWidget):
         known = [(self._rows[t], e, s) for t, e, s in self._gaps if t in self._rows]
         return {
             "n": len(known),
-            "row": memoryview(np.array([r for r, _, _ in known], dtype="<i4")),
-            "start": memoryview(np.array([e.timestamp() * 1000 - t0 for _, e, _ in known],
-                                         dtype="<f4")),
-            "end": memoryview(np.array([s.timestamp() * 1000 - t0 for _, _, s in known],
-                                       dtype="<f4")),
+            "row": np.array([r for r, _, _ in known], dtype="<i4").data,
+            "start": np.array([e.timestamp() * 1000 - t0 for _, e, _ in known],
+                              dtype="<f4").data,
+            "end": np.array([s.timestamp() * 1000 - t0 for _, _, s in known], dtype="<f4").data,
         }
 
     def show_attempts(self, on: bool = True) -> None:
@@ -320,7 +317,7 @@ class FlowRunWidget(anywidget.AnyWidget):
         margin = timedelta(seconds=max(5.0, 3 * self.interval))
         since = (self._synced_at or started) - margin
         latest = self.flow_run.get_latest()
-        client = get_client(latest.client)
+        client = latest.data.client
         nodes = self._graph(since)
         with self._lock:
             wanted, new_subflow = self._stale_ids(nodes)
@@ -345,19 +342,17 @@ class FlowRunWidget(anywidget.AnyWidget):
             self._set_header()
 
     def _poll(self) -> None:
-        delay = self.interval
-        while not self._stop.wait(delay):
-            try:
-                self.refresh()
-                delay = self.interval
-            except PrefectWidgetsError as exc:
-                delay = min(30.0, delay * 2)
-                self._set_header(error=f"{exc} Retrying in {delay:.0f} s.")
-            except Exception as exc:  # a closed comm or kernel shutdown ends polling
-                if self._stop.is_set():
-                    break
+        from .polling import Poll
+
+        def retrying(exc: BaseException, delay: float) -> None:
+            self._set_header(error=f"{exc} Retrying in {delay:.0f} s.")
+
+        try:
+            Poll(self.interval, maximum=30.0, stop=self._stop).run(
+                self.refresh, retry_on=PrefectWidgetsError, on_retry=retrying)
+        except Exception as exc:  # a closed comm or kernel shutdown ends polling
+            if not self._stop.is_set():
                 self._set_header(error=f"Live updates stopped: {exc}")
-                break
         self._stop.set()
 
     # ---- interaction

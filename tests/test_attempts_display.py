@@ -27,8 +27,8 @@ from prefect_widgets.gantt import (
     gantt_figure,
     plot_gantt,
 )
-from prefect_widgets.states import STATE_COLORS
 from prefect_widgets.report import flow_run_report
+from prefect_widgets.states import STATE_COLORS
 from prefect_widgets.widget import FlowRunWidget
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -19,8 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from prefect_widgets import FlowRunView, TaskRunView
-from prefect_widgets._cli_output import Column, Output
 from prefect_widgets.cli import app
+from prefect_widgets.cli.output import Column, Output
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
 
 SECRET = "sk-SECRET123"

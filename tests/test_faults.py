@@ -16,8 +16,8 @@ import traceback
 
 import httpx
 import pytest
-
 from fault_proxy import Fault, FaultProxy
+
 from prefect_widgets import (
     BadResponse,
     Client,
@@ -400,7 +400,7 @@ def test_every_request_of_a_representative_session_is_a_read(urls, proxy):
         run.to_dataframe(), run.to_dataframe("timeline")
         mapped = FlowRunView.from_flow_run_id(urls["mapped"], client=c)
         assert len(mapped.to_dataframe()) == MAPPED_SIZE
-        FlowRunView.from_flow_run_id(urls["subflow"], client=c).subflow_runs
+        _ = FlowRunView.from_flow_run_id(urls["subflow"], client=c).subflow_runs
         FlowRunView.query(client=c, state_type="COMPLETED", limit=5)
         FlowRunView.count(client=c), FlowRunView.count_by_state(client=c)
         TaskRunView.query(client=c, flow_run_id=urls["mapped"], limit=None)

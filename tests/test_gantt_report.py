@@ -10,11 +10,11 @@ import pytest
 from test_html import T0, assert_inert, audit, task_json
 
 from prefect_widgets import FlowRunView, InvalidRequest, TaskRunView
-from prefect_widgets.records import task_runs_frame, timeline_from_tasks
 from prefect_widgets.gantt import WEBGL_THRESHOLD, gantt_figure, pack_lanes
-from prefect_widgets.states import STATE_COLORS
+from prefect_widgets.records import task_runs_frame, timeline_from_tasks
 from prefect_widgets.report import flow_run_report, write_report
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
+from prefect_widgets.states import STATE_COLORS
 
 NOW = pd.Timestamp(T0) + pd.Timedelta(hours=1)
 

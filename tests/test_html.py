@@ -11,11 +11,11 @@ import pytest
 
 from prefect_widgets import Client, FlowRunView, FlowView, LogEntry, LogList, State, TaskRunView
 from prefect_widgets import html as pw_html
-from prefect_widgets.states import STATE_COLORS
 from prefect_widgets.client import RetryPolicy
 from prefect_widgets.options import display, get_option, option_context, set_option
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
 from prefect_widgets.server import free_port
+from prefect_widgets.states import STATE_COLORS
 from prefect_widgets.views import task_runs_in_order
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -74,7 +74,7 @@ class Audit(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
-        for name, value in attrs:
+        for name, _value in attrs:
             if name.lower().startswith("on"):
                 self.event_attrs.append((tag, name))
         if tag == "a":
@@ -389,3 +389,37 @@ def test_mimebundles_of_every_type(runs):
     data, _ = DisplayFormatter().format(view)
     assert data["text/html"].startswith('<div class="pw-root">')
     assert data["text/plain"] == repr(view)
+
+
+# --------------------------------------------------------------------------- safe by construction
+
+
+def test_plain_strings_are_escaped_where_markup_goes():
+    from prefect_widgets.html import markup
+
+    assert markup.grid([("<b>", "<i>")]) == \
+        '<dl class="pw-grid"><dt>&lt;b&gt;</dt><dd>&lt;i&gt;</dd></dl>'
+    assert pw_html._header("<k>", "<t>", '<x onclick="y">') == (
+        '<div class="pw-header"><span class="pw-kind">&lt;k&gt;</span><span class="pw-title">'
+        '&lt;t&gt;</span>&lt;x onclick=&quot;y&quot;&gt;</div>')
+    body = pw_html._wrap("<script>x</script>", "t")
+    assert "<script>" not in body and "&lt;script&gt;x&lt;/script&gt;" in body
+    assert markup.details("<s>", "<b>", 3) == ("<details open><summary>&lt;s&gt; <span "
+                                               'class="pw-count">(3)</span></summary>&lt;b&gt;'
+                                               "</details>")
+    assert markup.table(["<h>"], ["<tr>"], 0, [], "x").count("&lt;") == 2
+    # markup is kept as is, and stays markup through joins and concatenation
+    kept = markup.grid([(markup.Markup("<b>k</b>"), markup.trunc("<v>"))])
+    assert "<dt><b>k</b></dt><dd>&lt;v&gt;</dd>" in kept
+    assert isinstance(kept + "<i>", markup.Markup) and (kept + "<i>").endswith("&lt;i&gt;")
+    assert isinstance(pw_html.flow_run_html(*synthetic_flow_run(2), fetch=False), str)
+
+
+def test_every_stylesheet_rule_is_scoped_under_pw_root():
+    import re
+
+    css = re.sub(r"/\*.*?\*/", "", str(pw_html.stylesheet()), flags=re.S)
+    selectors = [s.strip() for block in re.findall(r"([^{}]+)\{", css) for s in block.split(",")]
+    assert len(selectors) > 50
+    unscoped = [s for s in selectors if not re.search(r"(^|\s)\.pw-root(?![\w-])", s)]
+    assert unscoped == []

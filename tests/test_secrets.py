@@ -13,8 +13,8 @@ import socket
 import traceback
 
 import pytest
-
 from fault_proxy import Fault, FaultProxy
+
 from prefect_widgets import (
     AsyncClient,
     Client,

@@ -1,5 +1,5 @@
-"""Formatting for the `prefect-widgets` command line: rich tables on a terminal, plain
-tab-separated lines, CSV or JSON otherwise.
+"""Output of the command line: rich tables on a terminal, plain tab-separated lines, CSV or
+JSON otherwise; the CLI's compact cell forms (local times, short durations, state badges).
 
 Every string that came from the server goes through `clean()` before it reaches a terminal:
 control characters and bidi overrides are shown escaped, and rich markup is never parsed
@@ -22,6 +22,8 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from prefect_widgets.formatting import fmt_duration
 
 FORMATS = ("table", "tsv", "csv", "json")
 
@@ -78,8 +80,18 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def time_cell(value: str | None) -> str:
+    """Local time for a listing (from an ISO string); the year only when it is not this year."""
+    if not value:
+        return "-"
+    when = datetime.fromisoformat(value).astimezone()
+    same_year = when.year == datetime.now().astimezone().year
+    return when.strftime("%m-%d %H:%M:%S" if same_year else "%Y-%m-%d %H:%M")
+
+
 def human_duration(value: timedelta | float | None) -> str:
-    """`850ms`, `4.2s`, `3m 05s`, `2h 01m`, `3d 04h`."""
+    """`850ms`, `4.2s`, `3m 05s`, `2h 01m`, `3d 04h`: minutes and hours read as
+    `formatting.fmt_duration` writes them; the CLI's own forms below a minute and from a day."""
     if value is None:
         return "-"
     total = value.total_seconds() if isinstance(value, timedelta) else float(value)
@@ -89,12 +101,9 @@ def human_duration(value: timedelta | float | None) -> str:
         return f"{total * 1000:.0f}ms"
     if total < 60:
         return f"{total:.1f}s"
-    minutes, secs = divmod(int(round(total)), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
+    hours = int(round(total)) // 3600
     if hours < 24:
-        return f"{hours}h {minutes:02d}m"
+        return fmt_duration(timedelta(seconds=total))
     days, hours = divmod(hours, 24)
     return f"{days}d {hours:02d}h"
 
@@ -102,6 +111,15 @@ def human_duration(value: timedelta | float | None) -> str:
 def state_text(state_type: str | None, label: str | None = None) -> Text:
     kind = (state_type or "PENDING").upper()
     return Text(clean(label or kind.title(), multiline=False), style=STATE_STYLES.get(kind, ""))
+
+
+def state_line(state_type: str, name: str, message: str | None) -> Text:
+    """A state badge, then `: message` when there is one."""
+    text = state_text(state_type, name)
+    if message:
+        text.append(": ")
+        text.append(Text(clean(message)))
+    return text
 
 
 # --------------------------------------------------------------------------- columns
@@ -120,7 +138,8 @@ class Column:
     wrap: bool = False
 
 
-def _plain(value: Any) -> str:
+def plain(value: Any) -> str:
+    """A value as one plain-text cell: JSON for lists and dicts, ISO for times."""
     if value is None:
         return ""
     if isinstance(value, (dict, list, tuple)):
@@ -156,20 +175,23 @@ class Output:
         self.file.write(json.dumps(value, default=json_default, ensure_ascii=False) + "\n")
         self.file.flush()
 
+    def plain_row(self, values: Sequence[Any]) -> None:
+        """One line of values: a CSV row with `--output csv`, tab-separated otherwise."""
+        if self.format == "csv":
+            csv.writer(self.file, lineterminator="\n").writerow([plain(v) for v in values])
+        else:
+            self.file.write("\t".join(clean(plain(v), multiline=False) for v in values) + "\n")
+
     def rows(self, columns: Sequence[Column], records: Sequence[dict[str, Any]], *,
              title: str | None = None, empty: str = "Nothing found.") -> None:
         """A listing: a rich table, tab-separated lines (no header), CSV (header) or JSON."""
         if self.format == "json":
             self.json(list(records))
-        elif self.format == "csv":
-            writer = csv.writer(self.file, lineterminator="\n")
-            writer.writerow([c.key for c in columns])
+        elif self.format in ("csv", "tsv"):
+            if self.format == "csv":
+                self.plain_row([c.key for c in columns])
             for record in records:
-                writer.writerow([_plain(record.get(c.key)) for c in columns])
-        elif self.format == "tsv":
-            for record in records:
-                self.file.write("\t".join(clean(_plain(record.get(c.key)), multiline=False)
-                                          for c in columns) + "\n")
+                self.plain_row([record.get(c.key) for c in columns])
         else:
             if not records:
                 self.console.print(Text(empty, style="dim"))
@@ -191,10 +213,10 @@ class Output:
             writer = csv.writer(self.file, lineterminator="\n")
             writer.writerow(["field", "value"])
             for key, value in items:
-                writer.writerow([key, _plain(value)])
+                writer.writerow([key, plain(value)])
         else:
             for key, value in items:
-                self.file.write(f"{key}\t{clean(_plain(value), multiline=False)}\n")
+                self.file.write(f"{key}\t{clean(plain(value), multiline=False)}\n")
 
     def print(self, *renderables: Any) -> None:
         self.console.print(*renderables)
@@ -206,7 +228,12 @@ def _cell(column: Column, value: Any) -> str | Text:
         return shown if isinstance(shown, Text) else Text(clean(shown, multiline=False))
     if value is None or value == "":
         return Text("-", style="dim")
-    return Text(clean(_plain(value), multiline=False))
+    return Text(clean(plain(value), multiline=False))
+
+
+def note(message: str) -> None:
+    """A hint for people, on stderr (never mixed into the data on stdout)."""
+    sys.stderr.write(message + "\n")
 
 
 def detail_table(rows: Iterable[tuple[str, str | Text]]) -> Table:

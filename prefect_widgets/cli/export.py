@@ -1,0 +1,140 @@
+"""`prefect-widgets export|report`: write a flow run's task runs to CSV, Parquet or JSON, or
+a self-contained HTML report of the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from prefect_widgets.errors import ConfigurationError, InvalidRequest
+
+from .app import app, command, current_state, flow_run_arg, interactive
+from .lookup import flow_run_by_id
+from .output import note
+
+ExportFormat = Literal["csv", "parquet", "json"]
+
+
+def _export_format(path: str, fmt: str | None) -> str:
+    if fmt:
+        return fmt.lower()
+    suffix = Path(path).suffix.lower()
+    known = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+    if suffix not in known:
+        raise InvalidRequest(f"Cannot tell the export format from {path!r}: name the file "
+                             "*.csv, *.parquet or *.json, or pass --format.")
+    return known[suffix]
+
+
+def _csv_ready(frame: Any) -> Any:
+    """Lists and dicts as JSON text, so a CSV cell holds one parseable value."""
+    frame = frame.copy()
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = [json.dumps(v, default=str, ensure_ascii=False)
+                           if isinstance(v, (list, dict, tuple)) else v for v in frame[name]]
+    return frame
+
+
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """A temp file next to `path`, moved over it only if writing succeeded."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    temp = Path(name)
+    try:
+        yield temp
+        umask = os.umask(0)
+        os.umask(umask)
+        temp.chmod(0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+@command(app, "export")
+def export(
+    flow_run_id: Annotated[str, flow_run_arg("The flow run whose task runs to export.")],
+    output_file: Annotated[str, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Where to write: *.csv, *.parquet or *.json ('-' for stdout with --format "
+             "csv|json).")],
+    fmt: Annotated[ExportFormat | None, typer.Option(
+        "--format", case_sensitive=False,
+        help="File format, when the file name does not say.")] = None,
+) -> None:
+    """Export every task run of a flow run, one row each, with the columns of
+    `FlowRunView.to_dataframe()` (task_run_id first). CSV holds lists as JSON text and
+    durations as pandas timedeltas; JSON is a list of records (ISO times and durations);
+    Parquet keeps the dtypes and needs pyarrow."""
+    from importlib.util import find_spec
+
+    state = current_state()
+    kind = _export_format(output_file, fmt)
+    if kind == "parquet" and output_file == "-":
+        raise InvalidRequest("Parquet is binary: write it to a file, not to stdout.")
+    if kind == "parquet" and find_spec("pyarrow") is None:
+        raise ConfigurationError("Writing Parquet needs pyarrow: pip install "
+                                 "'prefect-widgets[parquet]' (or pip install pyarrow).")
+    target = Path(output_file).expanduser()
+    if output_file != "-" and not target.parent.is_dir():
+        raise InvalidRequest(f"Cannot write {target}: the folder {target.parent} does not exist.")
+    run = flow_run_by_id(state, flow_run_id)
+    frame = run.to_dataframe(progress=None if interactive() else False)
+    table = frame.reset_index()
+
+    def write(target: Any) -> None:
+        if kind == "csv":
+            _csv_ready(table).to_csv(target, index=False)
+        elif kind == "json":
+            table.to_json(target, orient="records", date_format="iso", date_unit="us",
+                          force_ascii=False, indent=None)
+        else:
+            table.to_parquet(target, index=False)
+
+    if output_file == "-":
+        write(sys.stdout)
+        if kind == "json":
+            sys.stdout.write("\n")
+        return
+    try:
+        with _atomic_target(target) as temp:
+            write(temp)
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    note(f"Wrote {len(table)} task runs ({len(frame.columns) + 1} columns) of flow run "
+         f"{run.name!r} to {target}")
+
+
+@command(app, "report")
+def report(
+    flow_run_id: Annotated[str, flow_run_arg("The flow run to report on.")],
+    output_file: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="HTML file to write (default: flow-run-<first 8 characters of the id>.html).",
+    )] = None,
+) -> None:
+    """Write a self-contained HTML report of a flow run (`FlowRunView.to_html`)."""
+    state = current_state()
+    run = flow_run_by_id(state, flow_run_id)
+    target = Path(output_file or f"flow-run-{run.flow_run_id[:8]}.html").expanduser()
+    try:
+        import prefect_widgets.report  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "prefect_widgets.report":
+            raise
+        raise ConfigurationError("HTML reports are not available in this installation of "
+                                 "prefect-widgets (prefect_widgets.report is missing).") from None
+    try:
+        run.to_html(target)
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    note(f"Report of flow run {run.name!r} written to {target}")

@@ -1,0 +1,128 @@
+"""`prefect-widgets logs [--follow]`: print a flow run's logs, or follow them (with its
+state changes) until the run finishes."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.text import Text
+
+from .app import OutputOpt, app, command, current_state, flow_run_arg
+from .lookup import flow_run_by_id
+from .output import LEVEL_STYLES, Output, clean, iso, note
+
+if TYPE_CHECKING:
+    from prefect_widgets.views import FlowRunView
+
+#: the tsv/csv columns of a log line
+LOG_COLUMNS = ("timestamp", "level_name", "logger", "task_run_id", "message")
+
+
+def _log_record(entry: Any) -> dict[str, Any]:
+    return {"timestamp": iso(entry.timestamp), "level": entry.level,
+            "level_name": entry.level_name, "logger": entry.logger,
+            "flow_run_id": entry.flow_run_id, "task_run_id": entry.task_run_id,
+            "message": entry.message}
+
+
+def _print_log(out: Output, entry: Any, *, stream: bool) -> None:
+    if out.format == "json":
+        if stream:
+            out.json_line(_log_record(entry))
+        return
+    if out.format in ("tsv", "csv"):
+        record = _log_record(entry)
+        out.plain_row([record[k] for k in LOG_COLUMNS])
+        out.file.flush()
+        return
+    line = Text(f"{entry.timestamp.astimezone():%H:%M:%S} ", style="dim")
+    line.append(f"{entry.level_name:<8}", style=LEVEL_STYLES.get(entry.level_name, ""))
+    line.append(" ")
+    line.append(clean(entry.message))
+    out.print(line)
+
+
+@command(app, "logs")
+def logs(
+    flow_run_id: Annotated[str, flow_run_arg("The flow run whose logs to show.")],
+    level: Annotated[str | None, typer.Option(
+        "--level", "-l", metavar="LEVEL",
+        help="Minimum level: DEBUG, INFO, WARNING, ERROR, CRITICAL (or a number).")] = None,
+    task_run: Annotated[str | None, typer.Option(
+        "--task-run", metavar="ID", help="Only the logs of this task run.")] = None,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f",
+        help="Keep printing new lines and state changes until the run finishes.")] = False,
+    poll_interval: Annotated[float, typer.Option(
+        "--poll-interval", min=0.2, metavar="SECONDS",
+        help="With --follow: seconds between polls (backs off to 5x when nothing arrives).",
+    )] = 2.0,
+    output: OutputOpt = None,
+) -> None:
+    """Print a flow run's logs, oldest first. JSON output is a list, or one object per line
+    with --follow; tsv/csv columns: timestamp, level, logger, task_run_id, message."""
+    from prefect_widgets.logs import _level_number, watch_flow_run
+
+    state = current_state()
+    level_value: int | str | None = level
+    if level is not None and level.strip().isdigit():
+        level_value = int(level)
+    minimum = _level_number(level_value.upper() if isinstance(level_value, str)
+                            else level_value)
+    run = flow_run_by_id(state, flow_run_id)
+    out = state.out(output)
+    if out.format == "csv":
+        out.plain_row(LOG_COLUMNS)
+    if not follow:
+        entries = run.get_logs(level=minimum, task_run_id=task_run)
+        if out.format == "json":
+            out.json([_log_record(e) for e in entries])
+            return
+        for entry in entries:
+            _print_log(out, entry, stream=False)
+        if out.is_table and not len(entries):
+            note("No log lines match.")
+        return
+    if task_run is not None:
+        from prefect_widgets._parse import check_uuid
+
+        task_run = check_uuid(task_run, "--task-run")
+    seen: set[str | None] = set()
+    for entry in watch_flow_run(run.flow_run_id, client=state.client(),
+                                poll_interval=poll_interval,
+                                max_poll_interval=poll_interval * 5):
+        seen.add(entry.id)
+        is_state = entry.logger == "prefect_widgets.watch"
+        if not is_state and minimum is not None and entry.level < minimum:
+            continue
+        if not is_state and task_run is not None and entry.task_run_id != task_run:
+            continue
+        _print_log(out, entry, stream=True)
+    if run.end_time is None or (datetime.now(timezone.utc) - run.end_time).total_seconds() < 15:
+        _drain_late_logs(out, run, seen, minimum, task_run)
+
+
+def _drain_late_logs(out: Output, run: FlowRunView, seen: set[str | None],
+                     minimum: int | None, task_run: str | None, grace: float = 4.0) -> None:
+    """Print log lines that reach the server after the run's final state.
+
+    A flow process ships its last log batch after reporting its final state, so the
+    final poll of `watch_flow_run` can miss up to a couple of seconds of lines. Poll a
+    little longer, stopping once a poll brings nothing new after a quiet second.
+    """
+    deadline = time.monotonic() + grace
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        fresh = [e for e in run.get_logs(level=minimum, task_run_id=task_run)
+                 if e.id not in seen]
+        for entry in fresh:
+            seen.add(entry.id)
+            _print_log(out, entry, stream=True)
+        if fresh:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.5:
+            return

@@ -1,0 +1,69 @@
+"""Runs as the CLI prints them: one record (dict) per flow run or task run, and the columns
+of the run listings. The derived fields (task_name, map_index, retries, kind, ...) are the
+views', defined once in `prefect_widgets.records`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from prefect_widgets.formatting import task_label
+
+from .output import Column, Output, human_duration, iso, seconds, state_text, time_cell
+
+if TYPE_CHECKING:
+    from prefect_widgets.views import FlowRunView, TaskRunView
+
+
+def flow_run_record(view: FlowRunView, flow_name: str | None = None) -> dict[str, Any]:
+    return {
+        "flow_run_id": view.flow_run_id, "name": view.name, "flow_id": view.flow_id,
+        "flow_name": flow_name, "state_type": view.state.type, "state_name": view.state.name,
+        "state_message": view.state.message, "start_time": iso(view.start_time),
+        "end_time": iso(view.end_time), "duration": seconds(view.duration),
+        "tags": list(view.tags), "parameters": view.parameters,
+    }
+
+
+def task_run_record(view: TaskRunView) -> dict[str, Any]:
+    """One task run as the CLI prints it."""
+    return {
+        "task_run_id": view.task_run_id, "name": view.name, "task_name": view.task_name,
+        "task_label": task_label(view.task_name, view.map_index, view.mapped,
+                                 view.map_index_uncertain),
+        "map_index": view.map_index, "map_index_uncertain": view.map_index_uncertain,
+        "mapped": view.mapped, "kind": view.kind, "task_key": view.task_key,
+        "flow_run_id": view.flow_run_id, "child_flow_run_id": view.child_flow_run_id,
+        "state_type": view.state.type,
+        "state_name": view.state.name, "state_message": view.state.message,
+        "start_time": iso(view.start_time), "end_time": iso(view.end_time),
+        "duration": seconds(view.duration), "run_count": view.run_count,
+        "retries": view.retries, "max_retries": view.max_retries,
+        "tags": list(view.tags),
+    }
+
+
+def _state_cell(record: dict[str, Any]) -> Any:
+    return state_text(record["state_type"], record["state_name"])
+
+
+def state_column(out: Output, records: list[dict[str, Any]]) -> Column:
+    """The STATE column: a coloured badge in tables, the plain state type elsewhere."""
+    if not out.is_table:
+        return Column("state_type", "STATE")
+    for record in records:
+        record["_state"] = record
+    return Column("_state", "STATE", table=_state_cell, min_width=9)
+
+
+def print_runs(out: Output, records: list[dict[str, Any]], *, id_key: str,
+               names: Sequence[Column], extra: Sequence[Column] = (), empty: str) -> None:
+    """A run listing: ID, the name columns, STATE, STARTED, DURATION, then `extra`."""
+    out.rows([
+        Column(id_key, "ID", min_width=36),
+        *names,
+        state_column(out, records),
+        Column("start_time", "STARTED", table=time_cell, min_width=14),
+        Column("duration", "DURATION", table=human_duration, justify="right"),
+        *extra,
+    ], records, empty=empty)

@@ -1,0 +1,206 @@
+"""`prefect-widgets task-run ls|inspect`: list the task runs of a flow run, show one task
+run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+from rich.text import Text
+
+from prefect_widgets.errors import AmbiguousTaskRun, InvalidRequest, NotFound
+
+from .app import (
+    OutputOpt,
+    State,
+    StateOpt,
+    app,
+    command,
+    current_state,
+    flow_run_arg,
+    limit_or_none,
+    parse_states,
+)
+from .lookup import flow_run_by_id, snapshot_task_runs
+from .output import Column, detail_table, human_duration, iso, local_time, note, seconds, state_line
+from .rows import print_runs, task_run_record
+
+if TYPE_CHECKING:
+    from prefect_widgets.views import TaskRunView
+
+TaskRunSort = Literal["RUN_ORDER", "EXPECTED_START_TIME_ASC", "EXPECTED_START_TIME_DESC",
+                      "NAME_ASC", "NAME_DESC", "END_TIME_DESC", "ID_DESC",
+                      "NEXT_SCHEDULED_START_TIME_ASC"]
+
+task_run_app = typer.Typer(help="List and inspect the task runs of a flow run.",
+                           no_args_is_help=True)
+app.add_typer(task_run_app, name="task-run")
+
+
+def _in_flow_run(state: State, task: TaskRunView) -> TaskRunView:
+    """The task run as its flow run lists it (with the listing's map_index), if it is there."""
+    if task.flow_run_id is None:
+        return task
+    try:
+        run = flow_run_by_id(state, task.flow_run_id)
+    except NotFound:
+        return task
+    for listed in snapshot_task_runs(run):
+        if listed.task_run_id == task.task_run_id:
+            return listed
+    return task  # created after the listing was read
+
+
+def _sorted_task_runs(views: list[TaskRunView], sort: str) -> list[TaskRunView]:
+    """`--sort` applied to the listing (which is in run order; ties keep run order)."""
+    if sort == "RUN_ORDER":
+        return list(views)
+
+    def by_time(value: Any, descending: bool) -> Callable[[TaskRunView], Any]:
+        def key(view: TaskRunView) -> Any:
+            when = value(view)
+            stamp = when.timestamp() if when is not None else 0.0
+            return (when is None, -stamp if descending else stamp)
+        return key
+
+    if sort == "EXPECTED_START_TIME_ASC":
+        return sorted(views, key=by_time(lambda v: v.expected_start_time, False))
+    if sort == "EXPECTED_START_TIME_DESC":
+        return sorted(views, key=by_time(lambda v: v.expected_start_time, True))
+    if sort in ("NAME_ASC", "NAME_DESC"):
+        return sorted(views, key=lambda v: v.name, reverse=sort == "NAME_DESC")
+    if sort == "END_TIME_DESC":
+        return sorted(views, key=by_time(lambda v: v.end_time, True))
+    if sort == "ID_DESC":
+        return sorted(views, key=lambda v: v.task_run_id, reverse=True)
+    if sort == "NEXT_SCHEDULED_START_TIME_ASC":
+        scheduled = [v for v in views if v.state.type == "SCHEDULED"]
+        rest = [v for v in views if v.state.type != "SCHEDULED"]
+        return sorted(scheduled, key=by_time(lambda v: v.expected_start_time, False)) + rest
+    raise InvalidRequest(f"Unknown sort order {sort!r}.")
+
+
+@command(task_run_app, "ls")
+def task_run_ls(
+    flow_run_id: Annotated[str, flow_run_arg("The flow run whose task runs to list.")],
+    state_types: StateOpt = None,
+    sort: Annotated[TaskRunSort, typer.Option(
+        "--sort", case_sensitive=False, metavar="ORDER",
+        help="Order of the rows: RUN_ORDER (by actual start, then expected start; the order "
+             "of FlowRunView.task_runs() and to_dataframe()), EXPECTED_START_TIME_ASC, "
+             "EXPECTED_START_TIME_DESC, NAME_ASC, NAME_DESC, END_TIME_DESC, ID_DESC or "
+             "NEXT_SCHEDULED_START_TIME_ASC (scheduled runs first; any case).",
+    )] = "RUN_ORDER",
+    limit: Annotated[int, typer.Option(
+        "--limit", "-n", min=0, metavar="N", help="Show at most N task runs (0: all).")] = 100,
+    output: OutputOpt = None,
+) -> None:
+    """List the task runs of a flow run (subflow runs included, kind "subflow-run"), in run
+    order by default. TASK is the task's name, with [k] (the map index) for a task that ran
+    more than once; [~k] when runs were created in the same millisecond and k is a guess.
+    RETRIES are retries that happened. The whole run is read once; --state, --sort and
+    --limit apply to that listing."""
+    state = current_state()
+    run = flow_run_by_id(state, flow_run_id)  # an unknown id is an error, not an empty list
+    types = parse_states(state_types)
+    tasks = snapshot_task_runs(run)
+    if types:
+        tasks = [t for t in tasks if t.state.type in types]
+    total = len(tasks)
+    tasks = _sorted_task_runs(tasks, sort.upper())[:limit_or_none(limit)]
+    records = [task_run_record(t) for t in tasks]
+    out = state.out(output)
+    print_runs(out, records, id_key="task_run_id", names=[
+        Column("task_label", "TASK", max_width=30, min_width=6, wrap=True),
+        Column("name", "NAME", max_width=40, min_width=8, wrap=True),
+    ], extra=[Column("retries", "RETRIES", justify="right")], empty="No task runs match.")
+    if out.is_table and limit and total > len(records):
+        note(f"Showing {len(records)} of {total} task runs; use --limit 0 to see all.")
+
+
+@command(task_run_app, "inspect")
+def task_run_inspect(
+    run_id: Annotated[str, typer.Argument(
+        metavar="TASK_RUN_ID|FLOW_RUN_ID",
+        help="A task run id; or, with --slug, the id of its flow run.")],
+    slug: Annotated[str | None, typer.Option(
+        "--slug", metavar="NAME",
+        help="Find the task run in flow run RUN_ID by task run name (say_hello-4a1), task key "
+             "or task name.")] = None,
+    map_index: Annotated[int | None, typer.Option(
+        "--map-index", min=0, metavar="K",
+        help="With --slug: the K-th run of a mapped or repeated task (0-based; the "
+             "map_index of `task-run ls`).")] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Show one task run: state and message, timings, map index (as `task-run ls` numbers
+    it), retries that happened and the configured limit (max_retries), inputs and state
+    history."""
+    from prefect_widgets.views import TaskRunView
+
+    state = current_state()
+    client = state.client()
+    if slug is None:
+        if map_index is not None:
+            raise InvalidRequest("--map-index only works with --slug.")
+        task = _in_flow_run(state, TaskRunView.from_task_run_id(run_id, client=client))
+    else:
+        if not slug:
+            raise InvalidRequest("--slug must be a non-empty string.")
+        try:
+            run = flow_run_by_id(state, run_id)
+            snapshot_task_runs(run)  # read with the CLI's progress policy
+            task = run.get_task_run(task_slug=slug, map_index=map_index)
+        except AmbiguousTaskRun as exc:
+            message = str(exc).replace("pass map_index= or", "pass --map-index K or")
+            raise AmbiguousTaskRun(message, exc.candidates) from None
+    history = task.states
+    record = {
+        **task_run_record(task),
+        "expected_start_time": iso(task.expected_start_time),
+        "total_run_time": seconds(task.total_run_time),
+        "upstream_task_run_ids": task.upstream_task_run_ids,
+        "states": [{"type": s.type, "name": s.name, "message": s.message,
+                    "timestamp": iso(s.timestamp)} for s in history],
+    }
+    out = state.out(output)
+    if out.format == "json":
+        out.json(record)
+        return
+    if not out.is_table:
+        out.pairs([(k, v) for k, v in record.items() if k != "states"]
+                  + [(f"state.{i}", f"{s['timestamp']} {s['name']}"
+                      + (f": {s['message']}" if s["message"] else ""))
+                     for i, s in enumerate(record["states"])])
+        return
+    limit = record["max_retries"]
+    rows: list[tuple[str, Any]] = [
+        ("Task run", f"{task.name}  ({task.task_run_id})"),
+        ("Flow run", task.flow_run_id or "-"),
+        ("State", state_line(task.state.type, task.state.name, task.state.message)),
+        ("Timings", f"started {local_time(task.start_time)}, ended {local_time(task.end_time)}, "
+                    f"took {human_duration(task.duration)}"),
+        ("Attempts", f"{task.run_count} ({task.retries} "
+                     f"{'retry' if task.retries == 1 else 'retries'}"
+                     + (f"; up to {limit} allowed)" if limit is not None else ")")),
+    ]
+    if task.map_index is not None:
+        rows.append(("Task", record["task_label"]))
+        rows.append(("Map index", f"{task.map_index}" + (" (a guess: created in the same "
+                                                          "millisecond as another run)"
+                                                          if task.map_index_uncertain else "")))
+    if task.kind == "subflow-run":
+        rows.append(("Subflow run", task.child_flow_run_id or "-"))
+    if task.tags:
+        rows.append(("Tags", ", ".join(task.tags)))
+    if task.upstream_task_run_ids:
+        rows.append(("Upstream", "\n".join(task.upstream_task_run_ids)))
+    history_text = Text()
+    for i, item in enumerate(history):
+        if i:
+            history_text.append("\n")
+        history_text.append(f"{local_time(item.timestamp)}  ")
+        history_text.append_text(state_line(item.type, item.name, item.message))
+    rows.append(("History", history_text if history else "-"))
+    out.print(detail_table(rows))

@@ -1,0 +1,93 @@
+"""Lists of flow-run and task-run views, as queries return them.
+
+A list holds views (`FlowRunView` / `TaskRunView`) without importing them: the views and the
+queries that build these lists sit above this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ClassVar, overload
+
+import pandas as pd
+
+from . import _ops
+from .client import Client, get_client
+from .records import flow_runs_frame, task_runs_frame
+from .seam import Displayed, provided
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["FlowRunList", "TaskRunList"]
+
+
+class _RunList(Displayed, Sequence):
+
+    def __init__(self, views: Iterable[Any]) -> None:
+        self._views = list(views)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> Any: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return type(self)(self._views[index])
+        return self._views[index]
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._views)
+
+    def __repr__(self) -> str:
+        head = "\n".join(f"  {v!r}," for v in self._views[:10])
+        more = f"\n  ... {len(self) - 10} more" if len(self) > 10 else ""
+        name = type(self).__name__
+        return f"{name}([\n{head}{more}\n])" if self._views else f"{name}([])"
+
+
+class FlowRunList(_RunList):
+    """A list of `FlowRunView`s returned by `FlowRunView.query(...)`."""
+
+    _html: ClassVar[str] = "flow_run_list_html"
+
+    def to_dataframe(self) -> pd.DataFrame:
+        return flow_runs_frame([v.raw for v in self._views])
+
+    def summary(self) -> pd.DataFrame:
+        """Per-run duration, state and start, newest last (for trend plots)."""
+        return provided("runs_summary")(self)
+
+    def plot_durations(self) -> go.Figure:
+        return provided("plot_run_durations")(self)
+
+    def compare(self, a: Any, b: Any) -> pd.DataFrame:
+        """Two runs' per-task statistics side by side (runs, or indexes into this list)."""
+        pick = (lambda r: self[r] if isinstance(r, int) else r)
+        return provided("compare_runs")(pick(a), pick(b))
+
+    def task_run_counts(self, *, client: Client | None = None, max_workers: int = 4
+                        ) -> dict[str, int]:
+        """Each run's task-run count (one `POST /task_runs/count` per run, `max_workers`
+        in flight), by flow run id."""
+        def count(view: Any) -> int:
+            return get_client(client or view.client).run(_ops.count(
+                "/task_runs/count", {"flow_runs": {"id": {"any_": [view.flow_run_id]}}}))
+
+        if not self._views:
+            return {}
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(self._views)))) as pool:
+            return dict(zip((v.flow_run_id for v in self._views), pool.map(count, self._views)))
+
+
+class TaskRunList(_RunList):
+    """A list of `TaskRunView`s returned by `TaskRunView.query(...)`."""
+
+    _html: ClassVar[str] = "task_run_list_html"
+
+    def to_dataframe(self) -> pd.DataFrame:
+        return task_runs_frame([v.raw for v in self._views])
