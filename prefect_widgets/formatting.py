@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
-__all__ = ["task_label", "run_counts_text", "UNCERTAIN_NOTE", "fmt_time", "fmt_duration"]
+__all__ = ["task_label", "run_counts_text", "UNCERTAIN_NOTE", "fmt_time", "fmt_duration",
+           "local_time", "time_cell", "human_duration"]
 
 #: the note shown wherever an uncertain map index (``[~3]``) is displayed
 UNCERTAIN_NOTE = ("[~k]: created in the same millisecond as another run of the task, so its "
@@ -50,3 +52,41 @@ def fmt_duration(value: timedelta | None) -> str:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+# ---- terminal forms (the CLI's tables)
+
+
+def local_time(value: datetime | None) -> str:
+    """A timestamp in the local time zone, to the second, for tables."""
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def time_cell(value: str | None) -> str:
+    """Local time for a listing (from an ISO string); the year only when it is not this year."""
+    if not value:
+        return "-"
+    when = datetime.fromisoformat(value).astimezone()
+    same_year = when.year == datetime.now().astimezone().year
+    return when.strftime("%m-%d %H:%M:%S" if same_year else "%Y-%m-%d %H:%M")
+
+
+def human_duration(value: timedelta | float | None) -> str:
+    """`850ms`, `4.2s`, `3m 05s`, `2h 01m`, `3d 04h`: minutes and hours read as
+    `fmt_duration` writes them; the CLI's own forms below a minute and from a day."""
+    if value is None:
+        return "-"
+    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if math.isnan(total):
+        return "-"
+    if total < 1:
+        return f"{total * 1000:.0f}ms"
+    if total < 60:
+        return f"{total:.1f}s"
+    hours = int(round(total)) // 3600
+    if hours < 24:
+        return fmt_duration(timedelta(seconds=total))
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"

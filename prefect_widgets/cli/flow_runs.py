@@ -9,21 +9,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from prefect_widgets.formatting import run_counts_text
+from prefect_widgets.formatting import human_duration, local_time, run_counts_text
 
 from .app import OutputOpt, StateOpt, app, command, current_state, limit_or_none, parse_states
 from .lookup import flow_names, flow_run, snapshot_task_runs
-from .output import (
-    Column,
-    clean,
-    detail_table,
-    human_duration,
-    iso,
-    local_time,
-    note,
-    seconds,
-    state_line,
-)
+from .output import Column, clean, detail_table, iso, note, seconds, state_line
 from .rows import flow_run_record, print_runs, task_run_record
 
 flow_run_app = typer.Typer(help="List and inspect flow runs.", no_args_is_help=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 import sys
@@ -22,8 +21,6 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-
-from prefect_widgets.formatting import fmt_duration
 
 FORMATS = ("table", "tsv", "csv", "json")
 
@@ -71,41 +68,6 @@ def iso(value: datetime | None) -> str | None:
 
 def seconds(value: timedelta | None) -> float | None:
     return round(value.total_seconds(), 6) if value is not None else None
-
-
-def local_time(value: datetime | None) -> str:
-    """A timestamp in the local time zone, to the second, for tables."""
-    if value is None:
-        return "-"
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def time_cell(value: str | None) -> str:
-    """Local time for a listing (from an ISO string); the year only when it is not this year."""
-    if not value:
-        return "-"
-    when = datetime.fromisoformat(value).astimezone()
-    same_year = when.year == datetime.now().astimezone().year
-    return when.strftime("%m-%d %H:%M:%S" if same_year else "%Y-%m-%d %H:%M")
-
-
-def human_duration(value: timedelta | float | None) -> str:
-    """`850ms`, `4.2s`, `3m 05s`, `2h 01m`, `3d 04h`: minutes and hours read as
-    `formatting.fmt_duration` writes them; the CLI's own forms below a minute and from a day."""
-    if value is None:
-        return "-"
-    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if math.isnan(total):
-        return "-"
-    if total < 1:
-        return f"{total * 1000:.0f}ms"
-    if total < 60:
-        return f"{total:.1f}s"
-    hours = int(round(total)) // 3600
-    if hours < 24:
-        return fmt_duration(timedelta(seconds=total))
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
 
 
 def state_text(state_type: str | None, label: str | None = None) -> Text:

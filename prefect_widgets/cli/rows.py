@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from prefect_widgets.formatting import task_label
+from prefect_widgets.formatting import human_duration, task_label, time_cell
 
-from .output import Column, Output, human_duration, iso, seconds, state_text, time_cell
+from .output import Column, Output, iso, seconds, state_text
 
 if TYPE_CHECKING:
     from prefect_widgets.views import FlowRunView, TaskRunView

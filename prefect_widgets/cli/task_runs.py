@@ -10,6 +10,7 @@ import typer
 from rich.text import Text
 
 from prefect_widgets.errors import AmbiguousTaskRun, InvalidRequest, NotFound
+from prefect_widgets.formatting import human_duration, local_time
 
 from .app import (
     OutputOpt,
@@ -23,7 +24,7 @@ from .app import (
     parse_states,
 )
 from .lookup import flow_run_by_id, snapshot_task_runs
-from .output import Column, detail_table, human_duration, iso, local_time, note, seconds, state_line
+from .output import Column, detail_table, iso, note, seconds, state_line
 from .rows import print_runs, task_run_record
 
 if TYPE_CHECKING:
