@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .formatting import run_counts_text
 
 __all__ = ["run_demo"]
 
@@ -54,9 +55,10 @@ def _report(api_url: str, runs: dict[str, str], output: Path, echo) -> Path:
     with Client(api_url) as client:
         views = {name: FlowRunView.from_flow_run_id(i, client=client) for name, i in runs.items()}
         for name, view in views.items():
-            count = len(view.task_run_ids)
+            tasks = view.task_runs(progress=False)  # read once: the report reuses them
+            subflows = sum(t.kind == "subflow-run" for t in tasks)
             echo(f"  {name:<10} {view.name:<28} {view.state!r}  "
-                 f"{count} task run{'' if count == 1 else 's'}")
+                 f"{run_counts_text(len(tasks) - subflows, subflows)}")
         from .report import write_report
 
         path = write_report(list(views.values()), output)
