@@ -33,8 +33,11 @@ class InvalidRequest(PrefectWidgetsError, ValueError):
     """The request was rejected as malformed (locally, or by the server with 400/422)."""
 
 
-class NotFound(PrefectWidgetsError, LookupError):
-    """The flow run, task run, flow or deployment does not exist on this server."""
+class NotFound(PrefectWidgetsError, LookupError, ValueError):
+    """The flow run, task run, flow or deployment does not exist on this server.
+
+    Also a `ValueError`, as Prefect 1's `prefect.backend` raised for a missing run.
+    """
 
 
 class Unauthorized(PrefectWidgetsError):

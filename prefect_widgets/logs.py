@@ -55,8 +55,16 @@ def _level_number(level: int | str | None) -> int | None:
     raise InvalidRequest(f"Unknown log level {level!r}; use one of {', '.join(LEVELS)} or an int.")
 
 
+def _aware(value: datetime, name: str) -> str:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidRequest(f"{name}= must be a timezone-aware datetime.")
+    return value.isoformat()
+
+
 def log_filter(flow_run_id: str | None = None, task_run_id: str | None = None,
-               level: int | str | None = None, since: datetime | None = None) -> dict[str, Any]:
+               level: int | str | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> dict[str, Any]:
+    """The `/logs/filter` body: `since` / `until` are inclusive timestamp bounds."""
     logs: dict[str, Any] = {}
     if flow_run_id is not None:
         logs["flow_run_id"] = {"any_": [check_uuid(flow_run_id, "flow_run_id")]}
@@ -65,22 +73,37 @@ def log_filter(flow_run_id: str | None = None, task_run_id: str | None = None,
     number = _level_number(level)
     if number is not None:
         logs["level"] = {"ge_": number}
+    timestamp: dict[str, str] = {}
     if since is not None:
-        if not isinstance(since, datetime) or since.tzinfo is None:
-            raise InvalidRequest("since= must be a timezone-aware datetime.")
-        logs["timestamp"] = {"after_": since.isoformat()}
+        timestamp["after_"] = _aware(since, "since")
+    if until is not None:
+        timestamp["before_"] = _aware(until, "end_time")
+    if timestamp:
+        logs["timestamp"] = timestamp
     return {"logs": logs}
 
 
 def read_logs(client: Client, *, flow_run_id: str | None = None, task_run_id: str | None = None,
               level: int | str | None = None, since: datetime | None = None,
-              limit: int | None = None) -> LogList:
-    """Logs matching the arguments, oldest first, auto-paged."""
+              limit: int | None = None, start_time: datetime | None = None,
+              end_time: datetime | None = None) -> LogList:
+    """Logs matching the arguments, oldest first, auto-paged.
+
+    `since` and `end_time` bound the log timestamps inclusively; `start_time` is Prefect 1's
+    exclusive lower bound (a line stamped exactly `start_time` is left out, so a loop that
+    polls from the last line it saw never gets it twice).
+    """
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise InvalidRequest("limit must be a non-negative int or None.")
-    body = {**log_filter(flow_run_id, task_run_id, level, since), "sort": "TIMESTAMP_ASC"}
+    if since is not None and start_time is not None:
+        raise InvalidRequest("Pass start_time= (exclusive) or since= (inclusive), not both.")
+    body = {**log_filter(flow_run_id, task_run_id, level, since or start_time, end_time),
+            "sort": "TIMESTAMP_ASC"}
     rows = client.run(_ops.filter_all("/logs/filter", body, limit=limit))
-    return LogList([LogEntry.from_json(r) for r in rows])
+    entries = [LogEntry.from_json(r) for r in rows]
+    if start_time is not None:
+        entries = [e for e in entries if e.timestamp > start_time]
+    return LogList(entries)
 
 
 def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bool = True,

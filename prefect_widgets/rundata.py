@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from . import _ops
-from .client import Client, get_client
+from .client import Client, Operation, get_client
 from .logs import LogEntry, log_filter
 from .records import graph_nodes, states_from_json, task_runs_frame, timeline_from_tasks
-from .states import FINISHED_TYPES, State
+from .states import FINISHED_TYPES, STATE_TYPES, State
 
-__all__ = ["RunData", "task_rows_by_id", "subflow_task_rows", "graph_nodes_since"]
+__all__ = ["RunData", "task_rows_by_id", "subflow_task_rows", "graph_nodes_since",
+           "task_rows_except_finished"]
 
 T = TypeVar("T")
 _MISSING = object()
@@ -205,3 +206,42 @@ def subflow_task_rows(client: Client, flow_run_id: str) -> list[dict[str, Any]]:
     body = {"flow_runs": {"id": {"any_": [flow_run_id]}},
             "task_runs": {"subflow_runs": {"exists_": True}}}
     return client.run(_ops.filter_all("/task_runs/filter", body))
+
+
+def task_rows_except_finished(flow_run_id: str, known: dict[str, dict[str, Any]]
+                              ) -> Operation[list[dict[str, Any]]]:
+    """Every task-run record of the run, downloading only what is not in `known`.
+
+    `known` holds records of finished task runs (they never change). The 3.8 server's
+    `TaskRunFilterId` has no `not_any_`, so: count the run's task runs, read the unfinished
+    ones (state type filter), and, if some finished runs are missing from `known`, read the
+    finished ones newest end first until they are found; any mismatch (a run finishing or
+    created meanwhile, a run without a state) falls back to reading every record.
+    """
+    runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
+    everything = _ops.filter_all("/task_runs/filter", {**runs, "sort": "ID_DESC"},
+                                 count_path="/task_runs/count")
+    if not known:
+        return (yield from everything)
+    total = yield from _ops.count("/task_runs/count", runs)
+    unfinished = sorted(set(STATE_TYPES) - FINISHED_TYPES)
+    rows = yield from _ops.filter_all("/task_runs/filter", {
+        **runs, "task_runs": {"state": {"type": {"any_": unfinished}}}, "sort": "ID_DESC"})
+    fresh = {r["id"]: r for r in rows}  # a known run read as unfinished again wins
+    missing = total - len(known.keys() | fresh.keys())
+    body = {**runs, "task_runs": {"state": {"type": {"any_": sorted(FINISHED_TYPES)}}},
+            "sort": "END_TIME_DESC"}
+    position = 0
+    while missing > 0:
+        page = yield from _ops.filter_page("/task_runs/filter", {
+            **body, "limit": _ops.PAGE_SIZE, "offset": position})
+        position += len(page)
+        for row in page:
+            if row.get("id") and row["id"] not in known and row["id"] not in fresh:
+                fresh[row["id"]] = row
+                missing -= 1
+        if len(page) < _ops.PAGE_SIZE:
+            break
+    if missing != 0:
+        return (yield from everything)
+    return list({**known, **fresh}.values())

@@ -6,6 +6,8 @@ Finished task runs are cached in the `FlowRunView` and survive `get_latest()`.
 Long module: `FlowRunView` and `TaskRunView` refer to each other (a task run's flow run and
 child flow run, a flow run's task runs and parent), so they share one module rather than
 import each other; every derived field comes from `records`, every display through `seam`.
+They also carry Prefect 1's names (`updated_at`, `get_flow_metadata`, `from_task_slug`, …)
+next to ours, so code written for `prefect.backend` runs unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from . import _ops
 from ._parse import check_uuid
 from .client import AsyncClient, Client, Operation, get_client
-from .errors import AmbiguousTaskRun, InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound
 from .logs import LogList, read_logs
 from .records import (
     TASK_RUN_COLUMNS,
@@ -36,8 +38,9 @@ from .records import (
 )
 from .results import load_result
 from .run_lists import FlowRunList, TaskRunList
-from .rundata import RunData
+from .rundata import RunData, task_rows_except_finished
 from .seam import Displayed, provided
+from .slugs import NOT_MAPPED, check_map_index, match_slug, slug_matches
 from .states import State
 
 if TYPE_CHECKING:
@@ -74,6 +77,26 @@ class _Cache:
 
 
 L = TypeVar("L", FlowRunList, TaskRunList)
+
+#: `get_logs(end_time=...)` left out: the snapshot's `updated` time while the run is unfinished
+_SNAPSHOT: Any = object()
+
+
+def _snapshot_end(run: _Run, end_time: Any) -> datetime | None:
+    """Prefect 1 read a view's logs up to its `updated_at`. A finished run's last log lines
+    are written after its final state, so a finished snapshot reads them all."""
+    if end_time is not _SNAPSHOT:
+        return end_time
+    return None if run.state.is_finished() else run.updated
+
+
+def _load_result_once(run: _Run, what: str, storage_path: str | None,
+                      allow_pickle: bool) -> Any:
+    with run._cache.lock:
+        if "result" not in run._cache.values:
+            run._cache.values["result"] = load_result(
+                run.state, what, storage_path=storage_path, allow_pickle=allow_pickle)
+        return run._cache.values["result"]
 
 
 class _Queries(Displayed, Generic[L]):
@@ -147,6 +170,11 @@ class FlowView(Displayed):
     async def afrom_flow_name(cls, name: str, *, client: Client | None = None) -> FlowView:
         return cls.from_json(await _arun(client, cls._read_name(name)), get_client(client))
 
+    @property
+    def updated_at(self) -> datetime | None:
+        """Prefect 1's name for `updated`."""
+        return self.updated
+
     def runs(self, limit: int | None = 20, **filters: Any) -> FlowRunList:
         """This flow's runs, newest first."""
         return FlowRunView.query(flow_id=self.flow_id, limit=limit, sort="START_TIME_DESC",
@@ -183,6 +211,12 @@ class _Run:
     def duration(self) -> timedelta | None:
         """Wall time from start to end (to now while running)."""
         return duration_of(self.start_time, self.end_time, self.state.is_finished())
+
+    @property
+    def updated_at(self) -> datetime | None:
+        """Prefect 1's name for `updated`: when the server last changed the run before this
+        snapshot was read."""
+        return self.updated
 
 
 # --------------------------------------------------------------------------- task runs
@@ -234,14 +268,23 @@ class TaskRunView(_Run, _Queries[TaskRunList]):
                                 client: Client | None = None) -> TaskRunView:
         return cls.from_json(await _arun(client, cls._read(task_run_id)), get_client(client))
 
+    @classmethod
+    def from_task_slug(cls, task_slug: str, flow_run_id: str, map_index: int = NOT_MAPPED, *,
+                       client: Client | None = None) -> TaskRunView:
+        """Prefect 1's constructor: the run of `task_slug` in a flow run (`map_index=-1`:
+        the task's single run; see `FlowRunView.get_task_run`)."""
+        run = FlowRunView.from_flow_run_id(flow_run_id, client=client)
+        return run.get_task_run(task_slug, map_index=map_index)
+
     def get_latest(self) -> TaskRunView:
-        """A new view with the server's current data."""
+        """A new view with the server's current data (a loaded result is kept while the
+        state is the same)."""
         latest = TaskRunView.from_task_run_id(self.task_run_id, client=self.client)
-        return _with_map_index(latest, self)
+        return _carried(_with_map_index(latest, self), self)
 
     async def aget_latest(self) -> TaskRunView:
         latest = await TaskRunView.afrom_task_run_id(self.task_run_id, client=self.client)
-        return _with_map_index(latest, self)
+        return _carried(_with_map_index(latest, self), self)
 
     @property
     def task_name(self) -> str:
@@ -307,16 +350,18 @@ class TaskRunView(_Run, _Queries[TaskRunList]):
         return self._cached("flow_run", lambda: FlowRunView.from_flow_run_id(
             self.flow_run_id, client=self.client))
 
-    def get_logs(self, **kwargs: Any) -> LogList:
+    def get_logs(self, *, end_time: datetime | None = _SNAPSHOT, **kwargs: Any) -> LogList:
         """This task run's logs, oldest first (see `FlowRunView.get_logs`)."""
-        return read_logs(get_client(self.client), task_run_id=self.task_run_id, **kwargs)
+        return read_logs(get_client(self.client), task_run_id=self.task_run_id,
+                         end_time=_snapshot_end(self, end_time), **kwargs)
 
     def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
-        """Load the task run's persisted result (JSON; pickle only with `allow_pickle=True`)."""
-        value = load_result(self.state, f"task run {self.name!r}", storage_path=storage_path,
-                            allow_pickle=allow_pickle)
-        self._cache.values["result"] = True
-        return value
+        """Load the task run's persisted result (JSON; pickle only with `allow_pickle=True`).
+
+        Loaded once per view, then cached (as in Prefect 1); `get_latest()` keeps it while
+        the state is the same. A load that fails is tried again on the next call.
+        """
+        return _load_result_once(self, f"task run {self.name!r}", storage_path, allow_pickle)
 
     def _cached(self, key: str, load: Any) -> Any:
         with self._cache.lock:
@@ -325,7 +370,7 @@ class TaskRunView(_Run, _Queries[TaskRunList]):
             return self._cache.values[key]
 
     def __repr__(self) -> str:
-        result = "<loaded>" if self._cache.values.get("result") else "<not loaded>"
+        result = "<loaded>" if "result" in self._cache.values else "<not loaded>"
         return (f"TaskRunView(task_run_id={self.task_run_id!r}, task_key={self.task_key!r}, "
                 f"name={self.name!r}, state={self.state!r}, result={result})")
 
@@ -335,6 +380,15 @@ def _with_map_index(view: TaskRunView, known: TaskRunView) -> TaskRunView:
         return view
     return TaskRunView.from_json(view.raw, view.client, known.map_index,
                                  known.map_index_uncertain, known.mapped)
+
+
+def _carried(view: TaskRunView, known: TaskRunView) -> TaskRunView:
+    """`view`, holding `known`'s loaded result if its state is still the same one."""
+    with known._cache.lock:
+        if "result" in known._cache.values and view.state.id is not None \
+                and view.state.id == known.state.id:
+            view._cache.values.setdefault("result", known._cache.values["result"])
+    return view
 
 
 def task_runs_in_order(rows: list[dict], client: Client | None) -> list[TaskRunView]:
@@ -377,15 +431,26 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         )
 
     @classmethod
-    def from_flow_run_id(cls, flow_run_id: str, *, client: Client | None = None) -> FlowRunView:
-        """Fetch a flow run by id."""
+    def from_flow_run_id(cls, flow_run_id: str, load_static_tasks: bool = False, *,
+                         client: Client | None = None) -> FlowRunView:
+        """Fetch a flow run by id.
+
+        Prefect 3 has no static tasks: `load_static_tasks=True` (Prefect 1's flag) reads the
+        run's task runs now, caching the finished ones for `get_task_run()`.
+        """
         client = get_client(client)
-        return cls.from_json(client.run(cls._read(flow_run_id)), client)
+        view = cls.from_json(client.run(cls._read(flow_run_id)), client)
+        if load_static_tasks:
+            view.task_runs()
+        return view
 
     @classmethod
-    async def afrom_flow_run_id(cls, flow_run_id: str, *,
+    async def afrom_flow_run_id(cls, flow_run_id: str, load_static_tasks: bool = False, *,
                                 client: Client | None = None) -> FlowRunView:
-        return cls.from_json(await _arun(client, cls._read(flow_run_id)), get_client(client))
+        view = cls.from_json(await _arun(client, cls._read(flow_run_id)), get_client(client))
+        if load_static_tasks:
+            await view.aget_all_task_runs()
+        return view
 
     @classmethod
     def from_flow_run_name(cls, name: str, *, client: Client | None = None) -> FlowRunView:
@@ -430,6 +495,10 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
     def flow(self) -> FlowView:
         """The flow of this run, fetched on first access and then cached."""
         return self._cached("flow", lambda: FlowView.from_flow_id(self.flow_id, client=self.client))
+
+    def get_flow_metadata(self) -> FlowView:
+        """Prefect 1's name for `flow`."""
+        return self.flow
 
     @property
     def states(self) -> list[State]:
@@ -481,11 +550,22 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
     def _task_run_filter(self) -> dict[str, Any]:
         return {"flow_runs": {"id": {"any_": [self.flow_run_id]}}}
 
-    def _fetch_task_runs(self, extra: dict[str, Any] | None = None,
-                         on_page: Any = None) -> Operation[list[dict]]:
-        body = {**self._task_run_filter(), **(extra or {}), "sort": "ID_DESC"}
-        return _ops.filter_all("/task_runs/filter", body, count_path="/task_runs/count",
-                               on_page=on_page)
+    def _fetch_task_runs(self) -> Operation[list[dict]]:
+        """Every task-run record; finished runs already cached are not downloaded again."""
+        with self._cache.lock:
+            known = {i: v.raw for i, v in self._cache.task_runs.items()
+                     if v.flow_run_id == self.flow_run_id and v.raw.get("id") == i}
+        return task_rows_except_finished(self.flow_run_id, known)
+
+    def _views_of(self, rows: list[dict]) -> list[TaskRunView]:
+        """Views in run order; a cached view numbered the same is handed back as is."""
+        views = task_runs_in_order(rows, get_client(self.client))
+        with self._cache.lock:
+            views = [cached if (cached := self._cache.task_runs.get(v.task_run_id)) is not None
+                     and cached.map_index == v.map_index and cached.state == v.state else v
+                     for v in views]
+        self._remember(views)
+        return views
 
     def _remember(self, views: list[TaskRunView]) -> None:
         with self._cache.lock:
@@ -494,22 +574,21 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
                     self._cache.task_runs[view.task_run_id] = view
 
     def get_all_task_runs(self) -> list[TaskRunView]:
-        """Every task run of this flow run in run order (auto-paged; asks the server)."""
-        rows = get_client(self.client).run(self._fetch_task_runs())
-        views = task_runs_in_order(rows, get_client(self.client))
-        self._remember(views)
-        return views
+        """Every task run of this flow run in run order (auto-paged; asks the server, which
+        sends only the task runs not already cached as finished)."""
+        return self._views_of(get_client(self.client).run(self._fetch_task_runs()))
 
     async def aget_all_task_runs(self) -> list[TaskRunView]:
-        rows = await _arun(self.client, self._fetch_task_runs())
-        views = task_runs_in_order(rows, get_client(self.client))
-        self._remember(views)
-        return views
+        return self._views_of(await _arun(self.client, self._fetch_task_runs()))
 
     @property
     def task_run_ids(self) -> list[str]:
-        """The ids of every task run of this flow run (queries the server each time)."""
+        """The ids of every task run of this flow run (asks the server each time)."""
         return [view.task_run_id for view in self.get_all_task_runs()]
+
+    def get_task_run_ids(self) -> list[str]:
+        """Prefect 1's name for `task_run_ids`."""
+        return self.task_run_ids
 
     @property
     def cached_task_runs(self) -> int:
@@ -520,41 +599,73 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         """One task run, by id or by slug (a task run name, or a task key / task name).
 
         A slug that matches several runs (a mapped task) needs `map_index=`; otherwise
-        `AmbiguousTaskRun` lists the candidates. Finished task runs are cached.
+        `AmbiguousTaskRun` lists the candidates. `map_index=-1` (Prefect 1's "not mapped")
+        asks for the task's single run. Given with an id, `task_slug=` and `map_index=` must
+        agree with that run (`InvalidRequest` if not). Finished task runs are cached.
         """
-        if (task_slug is None) == (task_run_id is None):
+        if task_slug is None and task_run_id is None:
             raise InvalidRequest("Pass exactly one of task_slug= or task_run_id=.")
-        client = get_client(self.client)
-        if task_run_id is not None:
-            task_run_id = check_uuid(task_run_id, "task_run_id")
-            cached = self._cache.task_runs.get(task_run_id)
-            if cached is not None:
-                return cached
-            view = TaskRunView.from_task_run_id(task_run_id, client=client)
-            if view.flow_run_id != self.flow_run_id:
-                raise NotFound(f"Task run {task_run_id} belongs to flow run {view.flow_run_id}, "
-                               f"not to {self.flow_run_id}.")
-            self._remember([view])
-            return view
-        if not isinstance(task_slug, str) or not task_slug:
+        map_index = check_map_index(map_index)
+        if task_slug is not None and (not isinstance(task_slug, str) or not task_slug):
             raise InvalidRequest("task_slug must be a non-empty string.")
+        if task_run_id is not None:
+            view = self._task_run_by_id(task_run_id)
+            if task_slug is not None and not slug_matches(view, task_slug):
+                raise InvalidRequest(f"task_slug={task_slug!r} does not name task run "
+                                     f"{view.task_run_id} ({view.name!r}, task key "
+                                     f"{view.task_key!r}).")
+            if map_index is not None:
+                self._check_index(view, map_index)
+            return view
+        assert task_slug is not None
         slug_key = (task_slug, map_index)
         cached_id = self._cache.slugs.get(slug_key)
         if cached_id in self._cache.task_runs:
             return self._cache.task_runs[cached_id]
-        match = _match_slug(self.task_runs(), task_slug, map_index)
+        match = match_slug(self.task_runs(), task_slug, map_index)
+        assert isinstance(match, TaskRunView)
         self._remember([match])
         self._cache.slugs[slug_key] = match.task_run_id
         return match
 
-    def get_logs(self, **kwargs: Any) -> LogList:
-        """This run's logs, oldest first: `level=`, `since=`, `task_run_id=`, `limit=`."""
-        return read_logs(get_client(self.client), flow_run_id=self.flow_run_id, **kwargs)
+    def _task_run_by_id(self, task_run_id: str) -> TaskRunView:
+        task_run_id = check_uuid(task_run_id, "task_run_id")
+        cached = self._cache.task_runs.get(task_run_id)
+        if cached is not None:
+            return cached
+        view = TaskRunView.from_task_run_id(task_run_id, client=get_client(self.client))
+        if view.flow_run_id != self.flow_run_id:
+            raise NotFound(f"Task run {task_run_id} belongs to flow run {view.flow_run_id}, "
+                           f"not to {self.flow_run_id}.")
+        self._remember([view])
+        return view
+
+    def _check_index(self, view: TaskRunView, map_index: int) -> None:
+        """`InvalidRequest` unless `view` is run `map_index` of its task in this flow run
+        (-1: the task's only run)."""
+        def listed(views: list[TaskRunView]) -> TaskRunView | None:
+            return next((v for v in views if v.task_run_id == view.task_run_id), None)
+        found = listed(self.task_runs()) or listed(self.get_all_task_runs()) or view
+        if map_index == NOT_MAPPED and not found.mapped or found.map_index == map_index:
+            return
+        several = " (its task ran several times)" if found.mapped else ""
+        raise InvalidRequest(f"Task run {view.task_run_id} ({view.name!r}) has map_index="
+                             f"{found.map_index}{several}, not map_index={map_index}.")
+
+    def get_logs(self, *, end_time: datetime | None = _SNAPSHOT, **kwargs: Any) -> LogList:
+        """This run's logs, oldest first: `level=`, `start_time=` (or `since=`),
+        `end_time=`, `task_run_id=`, `limit=`.
+
+        As in Prefect 1, an unfinished snapshot reads logs up to its `updated_at` (call
+        `get_latest()` for newer ones, or pass `end_time=None`); a finished one reads all.
+        """
+        return read_logs(get_client(self.client), flow_run_id=self.flow_run_id,
+                         end_time=_snapshot_end(self, end_time), **kwargs)
 
     def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
-        """Load the flow run's persisted return value (see `TaskRunView.get_result`)."""
-        return load_result(self.state, f"flow run {self.name!r}", storage_path=storage_path,
-                           allow_pickle=allow_pickle)
+        """Load the flow run's persisted return value, once per view
+        (see `TaskRunView.get_result`)."""
+        return _load_result_once(self, f"flow run {self.name!r}", storage_path, allow_pickle)
 
     def to_dataframe(self, columns: Any = None, *, progress: bool | None = None) -> pd.DataFrame:
         """This run's task runs as a typed DataFrame (see `prefect_widgets.dataframes`)."""
@@ -605,31 +716,3 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
     def __repr__(self) -> str:
         return (f"FlowRunView(flow_run_id={self.flow_run_id!r}, name={self.name!r}, "
                 f"state={self.state!r}, cached_task_runs={self.cached_task_runs})")
-
-
-def _slug_matches(view: TaskRunView, slug: str) -> bool:
-    return slug in (view.name, view.task_key, view.task_name) or \
-        view.task_key.rsplit("-", 1)[0] == slug
-
-
-def _match_slug(views: list[TaskRunView], slug: str, map_index: int | None) -> TaskRunView:
-    named = [v for v in views if v.name == slug]
-    if len(named) == 1 and map_index is None:
-        return named[0]
-    keyed = [v for v in views if _slug_matches(v, slug)]
-    if map_index is not None:
-        for view in keyed:
-            if view.map_index == map_index:
-                return view
-        raise NotFound(f"No task run matches slug {slug!r} with map_index={map_index} "
-                       f"({len(keyed)} runs match the slug).")
-    if len(keyed) == 1:
-        return keyed[0]
-    if not keyed:
-        raise NotFound(f"No task run matches slug {slug!r} in this flow run (a slug is a task "
-                       "run name like 'say_hello-4a1', a task key, or a task name).")
-    names = [f"{v.name} (map_index={v.map_index}, id={v.task_run_id})" for v in keyed]
-    shown = ", ".join(names[:10]) + (f", … {len(names) - 10} more" if len(names) > 10 else "")
-    raise AmbiguousTaskRun(
-        f"Slug {slug!r} matches {len(keyed)} task runs; pass map_index= or a task run name/id: "
-        f"{shown}", [v.task_run_id for v in keyed])

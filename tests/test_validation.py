@@ -205,8 +205,10 @@ def test_aware_datetimes_are_accepted(recorded):
 def test_view_method_arguments(offline_run):
     with pytest.raises(InvalidRequest, match="exactly one"):
         offline_run.get_task_run()
-    with pytest.raises(InvalidRequest, match="exactly one"):
-        offline_run.get_task_run(task_slug="a", task_run_id=GOOD_ID)
+    with pytest.raises(InvalidRequest, match="not a valid UUID"):  # slug and id may agree
+        offline_run.get_task_run(task_slug="a", task_run_id="nope")
+    with pytest.raises(InvalidRequest, match="map_index must be"):
+        offline_run.get_task_run(task_slug="a", map_index=-2)
     with pytest.raises(InvalidRequest, match="not a valid UUID"):
         offline_run.get_task_run(task_run_id="nope")
     with pytest.raises(InvalidRequest, match="non-empty string"):

@@ -77,7 +77,7 @@ def logs(
     if out.format == "csv":
         out.plain_row(LOG_COLUMNS)
     if not follow:
-        entries = run.get_logs(level=minimum, task_run_id=task_run)
+        entries = run.get_logs(level=minimum, task_run_id=task_run, end_time=None)
         if out.format == "json":
             out.json([_log_record(e) for e in entries])
             return
@@ -117,7 +117,7 @@ def _drain_late_logs(out: Output, run: FlowRunView, seen: set[str | None],
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        fresh = [e for e in run.get_logs(level=minimum, task_run_id=task_run)
+        fresh = [e for e in run.get_logs(level=minimum, task_run_id=task_run, end_time=None)
                  if e.id not in seen]
         for entry in fresh:
             seen.add(entry.id)
