@@ -215,8 +215,10 @@ def task_rows_except_finished(flow_run_id: str, known: dict[str, dict[str, Any]]
     `known` holds records of finished task runs (they never change). The 3.8 server's
     `TaskRunFilterId` has no `not_any_`, so: count the run's task runs, read the unfinished
     ones (state type filter), and, if some finished runs are missing from `known`, read the
-    finished ones newest end first until they are found; any mismatch (a run finishing or
-    created meanwhile, a run without a state) falls back to reading every record.
+    finished ones newest end first until they are found. Then count again: the runs held
+    are all runs of the flow run (no run is ever deleted) only if they are as many as the
+    server counts now; any mismatch (a run finishing or created meanwhile, a run without a
+    state) falls back to reading every record.
     """
     runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
     everything = _ops.filter_all("/task_runs/filter", {**runs, "sort": "ID_DESC"},
@@ -242,6 +244,7 @@ def task_rows_except_finished(flow_run_id: str, known: dict[str, dict[str, Any]]
                 missing -= 1
         if len(page) < _ops.PAGE_SIZE:
             break
-    if missing != 0:
+    held = {**known, **fresh}
+    if missing != 0 or len(held) != (yield from _ops.count("/task_runs/count", runs)):
         return (yield from everything)
-    return list({**known, **fresh}.values())
+    return list(held.values())

@@ -192,7 +192,8 @@ def test_map_index_is_the_input_position_where_it_is_certain(extra_runs, sample)
     assert all(v.mapped for v in views)
     assert sorted(v.map_index for v in views) == list(range(size))
     certain = [v for v in views if not v.map_index_uncertain]
-    assert certain, f"{sample}: every run was created in the same millisecond as another"
+    if size > 10:  # a few children may all share one millisecond on a fast machine
+        assert certain, f"{sample}: every run was created in the same millisecond as another"
     for view in certain:
         assert view.map_index == position(view.name), view.name
     # uncertain ones are only ever shuffled among runs created in the same millisecond

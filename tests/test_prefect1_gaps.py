@@ -128,10 +128,13 @@ def test_map_index_selects_the_child_made_from_that_input(prefect_server):
     flow_run_id = prefect_server.run_flows("named_40")["named_40"]
     wait_until_recorded(prefect_server.api_url, [flow_run_id])
     run = FlowRunView.from_flow_run_id(flow_run_id)
-    certain = [v for v in run.task_runs() if not v.map_index_uncertain]
-    assert len(certain) >= 20  # most children are created in different milliseconds
+    children = run.task_runs()
+    certain = [v for v in children if not v.map_index_uncertain]
+    assert certain  # how many share a millisecond depends on the machine's load
     for i in sorted(v.map_index for v in certain):
         assert run.get_task_run("named_square", map_index=i).name == f"sq-{i}"
+    for view in children:  # an uncertain index still selects that very child
+        assert run.get_task_run("named_square", map_index=view.map_index) is view
 
 
 # ---- 4. get_all_task_runs downloads only what is not cached
@@ -146,7 +149,7 @@ def test_get_all_task_runs_skips_finished_runs_already_cached(counting, runs):
     again = run.get_all_task_runs()
     asked = transport.paths[before:]
     assert asked.count("/api/task_runs/filter") == 1  # the unfinished ones: none
-    assert asked.count("/api/task_runs/count") == 1
+    assert asked.count("/api/task_runs/count") == 2  # before, and after to prove it whole
     assert [v.task_run_id for v in again] == [v.task_run_id for v in first]
     assert all(a is b for a, b in zip(again, first))  # the cached views themselves
     latest = run.get_latest()
