@@ -9,19 +9,33 @@ from __future__ import annotations
 
 from . import options  # noqa: E402
 from ._version import __version__  # noqa: E402
+from .artifacts import (  # noqa: E402
+    Artifact,
+    ArtifactList,
+    ImageArtifact,
+    LinkArtifact,
+    MarkdownArtifact,
+    ProgressArtifact,
+    TableArtifact,
+)
 from .client import AsyncClient, Client  # noqa: E402
 from .errors import *  # noqa: E402,F403
 from .errors import __all__ as _errors_all  # noqa: E402
 from .logs import LogEntry, LogList, watch_flow_run  # noqa: E402
 from .queries import FlowRunList, TaskRunList  # noqa: E402
 from .settings import configure  # noqa: E402
+from .state_history import StateHistory, StateSpan  # noqa: E402
 from .states import State  # noqa: E402
+from .tracebacks import Failure, Frame, Traceback, parse_traceback  # noqa: E402
 from .views import FlowRunView, FlowView, TaskRunView  # noqa: E402
 
 __all__ = [
     "__version__", "options", "Client", "AsyncClient", "configure", "State",
     "FlowView", "FlowRunView", "TaskRunView", "FlowRunList", "TaskRunList",
-    "LogEntry", "LogList", "watch_flow_run", "FlowRunWidget", *_errors_all,
+    "LogEntry", "LogList", "watch_flow_run", "FlowRunWidget", "Artifact", "ArtifactList",
+    "MarkdownArtifact", "LinkArtifact", "TableArtifact", "ProgressArtifact", "ImageArtifact",
+    "StateHistory", "StateSpan", "Failure", "Frame", "Traceback", "parse_traceback",
+    *_errors_all,
 ]
 
 

@@ -2,42 +2,53 @@
 
 Operations are written once as generators that yield `Call`s and receive decoded JSON
 (see `run_sync` / `run_async`), so the sync and async APIs share every line of logic.
-The clients are read-only: they refuse any write to the server.
+The clients are read-only by construction: a request leaves only if its method and full URL
+match `ALLOWED_REQUESTS`, checked on the URL httpx is about to send. Every call has one
+deadline, the client's `timeout=` (connect, the whole answer, retries and their waits).
 
-Long module: both clients share one base (headers, auth, CSRF, the retry loop, the mapping of
-answers to typed errors); splitting it would spread one protocol over several files.
+Long module: both clients share one base (headers, auth, CSRF, the allow-list, the deadline,
+the retry loop, the mapping of answers to typed errors); splitting it would spread one protocol,
+and what may leave the process, over several files.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import datetime
 import email.utils
+import html
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+import anyio
+import httpcore
 import httpx
 
 from ._version import __version__
 from .errors import (
     BadResponse,
+    DeadlineExceeded,
     InvalidRequest,
     NotFound,
     RateLimited,
+    RedirectRefused,
     ServerError,
     ServerUnreachable,
     Unauthorized,
 )
-from .settings import Settings, resolve_settings
+from .settings import Settings, redact_url, resolve_settings
 from .settings import generation as settings_generation
 
-__all__ = ["Call", "Client", "AsyncClient", "Operation", "run_sync", "run_async", "get_client"]
+__all__ = ["ALLOWED_REQUESTS", "Call", "Client", "AsyncClient", "Operation", "api_path",
+           "refusal", "run_sync", "run_async", "get_client"]
 
 T = TypeVar("T")
 #: a decoded JSON answer
@@ -45,8 +56,52 @@ JSONValue = dict[str, Any] | list[Any] | str | int | float | bool | None
 
 # Every call is a read, so retrying is safe; 500 included (SQLite "database is locked").
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_READ_ONLY_POSTS = ("/filter", "/count", "/history", "/paginate")
 API_VERSION = "0.8.4"
+
+#: one path segment as `api_path` writes it: unreserved characters or %XX, never "." or ".."
+_SEGMENT = r"(?!\.\.?(?:/|$))(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+"
+
+#: Everything prefect-widgets may send: (method, path below the API URL as a regex, why).
+#: A request outside this list is refused before it leaves (`refusal`); only GETs carry a query.
+ALLOWED_REQUESTS: tuple[tuple[str, str, str], ...] = (
+    ("GET", rf"(?:/{_SEGMENT})+/?", "reads of runs, flows, states, logs and run graphs"),
+    ("POST", r"(?:/[a-z_-]+)+/(?:filter|count|history)", "read-only queries"),
+    ("GET", r"/csrf-token", "the token a CSRF-protected server asks for before a POST"),
+    ("GET", r"/events/out", "the read-only event stream (websocket, for live updates)"),
+    ("GET", r"/logs/out", "the read-only log stream (websocket, for live updates)"),
+)
+_WEBSOCKET_PATHS = ("/events/out", "/logs/out")
+_WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+
+
+def refusal(method: str, url: httpx.URL, api_url: str) -> str | None:
+    """Why `method url` may not be sent to the API at `api_url`, or None if it is on
+    `ALLOWED_REQUESTS`: the same origin, below the API path, a listed method and path."""
+    base = httpx.URL(api_url)
+    root = base.raw_path.rstrip(b"/")
+    raw_path, _, query = url.raw_path.partition(b"?")
+    if url.userinfo or (url.host, url.port) != (base.host, base.port):
+        return f"it does not go to the configured API URL ({base.host})"
+    if not raw_path.startswith(root + b"/"):
+        return "its path is not below the configured API URL"
+    relative = raw_path[len(root):].decode("ascii", "replace")
+    for allowed_method, pattern, _why in ALLOWED_REQUESTS:
+        schemes = {base.scheme}
+        if relative in _WEBSOCKET_PATHS:
+            schemes.add(_WEBSOCKET_SCHEMES[base.scheme])
+        if (method == allowed_method and url.scheme in schemes and not url.fragment
+                and (method == "GET" or not query) and re.fullmatch(pattern, relative)):
+            return None
+    return (f"{method} {relative[:80]} is not on its allow-list (GET, POST to .../filter, "
+            ".../count or .../history without a query)")
+
+
+def api_path(*segments: str) -> str:
+    """An API path from its segments, each percent-encoded whole: ('flows', 'name', 'etl?v=2')
+    → '/flows/name/etl%3Fv%3D2'. A value can never add a segment, a query or a fragment."""
+    quoted = (quote(str(s), safe="").replace(".", "%2E") if str(s) in (".", "..")
+              else quote(str(s), safe="") for s in segments)
+    return "/" + "/".join(quoted)
 
 
 @dataclass(frozen=True)
@@ -95,21 +150,41 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
+def _html_page(response: httpx.Response) -> str | None:
+    """'an HTML page titled ...' for an HTML body (a proxy's or login page), else None."""
+    text = response.text
+    if "html" not in response.headers.get("content-type", "") \
+            and not text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+        return None
+    found = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    title = " ".join(html.unescape(found.group(1)).split())[:80] if found else ""
+    named = f" titled {title!r}" if title else ""
+    return f"an HTML page{named} ({len(response.content)} bytes), not JSON"
+
+
 def _detail(response: httpx.Response, scrub: Any) -> str:
     """The server's error detail, secrets scrubbed *before* truncating (no partial leaks)."""
     try:
         body = response.json()
     except ValueError:
-        return scrub(response.text)[:200]
+        page = _html_page(response)
+        return scrub(page) if page else scrub(" ".join(response.text.split()))[:200]
     detail = body.get("detail", body) if isinstance(body, dict) else body
     return scrub(str(detail))[:300]
 
 
 class _Base:
-    """What both clients share: settings, headers, CSRF, the retry loop, typed errors."""
+    """What both clients share: settings, headers, CSRF, the retry loop, typed errors.
+
+    `timeout` is each call's whole deadline in seconds: connecting, sending, the answer's
+    headers and its whole body, every retry and every wait between retries. A call that
+    outlives it raises `DeadlineExceeded`; `retry.max_total` bounds the retrying within it.
+    """
 
     #: the httpx client class each client is built on
     _httpx: ClassVar[Callable[..., Any]]
+    #: the request event hook: the last look at method and URL before a request leaves
+    _final_check: Callable[[httpx.Request], Any]
 
     def __init__(self, api_url: str | None = None, api_key: str | None = None,
                  auth_string: str | None = None, *, profile: str | None = None,
@@ -122,7 +197,19 @@ class _Base:
         self._csrf_token: str | None = None
         self._csrf_enabled: bool | None = None
         self._lock = threading.Lock()
-        self._http: Any = self._httpx(transport=transport, **self._http_options())
+        self._http: Any = self._httpx(transport=transport or self._deadline_transport(),
+                                      event_hooks={"request": [self._final_check]},
+                                      **self._http_options())
+
+    def _deadline_transport(self) -> httpx.BaseTransport | httpx.AsyncBaseTransport | None:
+        """The default transport, or one that bounds every socket wait by the deadline."""
+        return None
+
+    def _refuse_outside_allow_list(self, request: httpx.Request) -> None:
+        reason = refusal(request.method, request.url, self.api_url)
+        if reason is not None:
+            raise InvalidRequest(f"prefect-widgets is read-only and did not send "
+                                 f"{request.method} {request.url.path[:80]}: {reason}.")
 
     @property
     def api_url(self) -> str:
@@ -140,7 +227,10 @@ class _Base:
             "X-PREFECT-API-VERSION": API_VERSION,
             "User-Agent": f"prefect-widgets/{__version__}",
         }
-        if self.settings.api_key:
+        # Prefect's own client sends the auth string when both are set (prefect 3.8.8,
+        # prefect/client/orchestration/__init__.py, PrefectClient.__init__: "Prioritize
+        # auth_string if provided, otherwise use api_key"): so does this one (`_auth`).
+        if self.settings.api_key and not self.settings.auth_string:
             headers["Authorization"] = f"Bearer {self.settings.api_key}"
         if httpx.URL(self.settings.api_url).host in ("127.0.0.1", "localhost", "::1"):
             headers["Accept-Encoding"] = "identity"  # gzip costs a local server CPU, saves nothing
@@ -152,7 +242,7 @@ class _Base:
                 "auth": self._auth(), "timeout": self.timeout}
 
     def _auth(self) -> tuple[str, str] | None:
-        if self.settings.auth_string and not self.settings.api_key:
+        if self.settings.auth_string:
             user, _, password = self.settings.auth_string.partition(":")
             return (user, password)
         return None
@@ -161,15 +251,18 @@ class _Base:
         parts = urlsplit(call.path)
         segments = parts.path.split("/")
         if (parts.scheme or parts.netloc or parts.query or parts.fragment or "#" in call.path
-                or not call.path.startswith("/") or "." in segments or ".." in segments):
+                or "?" in call.path or not call.path.startswith("/") or "." in segments
+                or ".." in segments):
             # an absolute URL would carry the credentials to another host; "?", "#" or dot
-            # segments could smuggle a write past the /filter-style suffix check below
+            # segments could smuggle a write past the allow-list's /filter-style suffix
             raise InvalidRequest(f"prefect-widgets only sends API paths like '/flow_runs/filter' "
                                  f"(query parameters go in params=), got {call.path[:80]!r}.")
-        if call.method not in ("GET", "POST"):
-            raise InvalidRequest(f"prefect-widgets is read-only and will not send {call.method}.")
-        if call.method == "POST" and not call.path.endswith(_READ_ONLY_POSTS):
-            raise InvalidRequest(f"prefect-widgets is read-only and will not POST to {call.path}.")
+        try:
+            request = self._http.build_request(call.method, call.path, params=call.params)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise InvalidRequest(f"prefect-widgets cannot build a URL from {call.path[:80]!r} "
+                                 "and its parameters.") from None
+        self._refuse_outside_allow_list(request)
 
     def _scrub(self, text: str) -> str:
         secrets = set(self.settings.secrets)
@@ -187,8 +280,8 @@ class _Base:
         reason = self._scrub(str(exc)) or kind
         low = reason.lower()
         if isinstance(exc, httpx.TimeoutException):
-            hint = (f"The request timed out after {self.timeout:g} s: the server may be "
-                    "overloaded; try again, or pass a larger timeout= to Client.")
+            hint = ("The request timed out: the server may be overloaded; try again, or pass a "
+                    f"larger timeout= to Client (now {self.timeout:g} s for the whole call).")
         elif "ssl" in low or "certificate" in low or "tls" in low:
             hint = ("The TLS handshake failed: check http:// versus https:// in PREFECT_API_URL, "
                     "and the server's certificate.")
@@ -200,18 +293,51 @@ class _Base:
             f"Cannot reach the Prefect API at {self.api_url} ({kind}: {reason}). {hint}"
         )
 
-    def _error(self, call: Call, response: httpx.Response) -> Exception:
+    def _late(self, call: Call, phase: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{call.method} {call.path} to the Prefect API at {self.api_url} did not finish "
+            f"within its {self.timeout:g} s deadline: it timed out {phase}. The server is slow, "
+            "overloaded or stuck: check it, or pass a larger timeout= to Client/AsyncClient "
+            "(CLI: --timeout SECONDS); the deadline covers connecting, the whole answer and "
+            "every retry."
+        )
+
+    def _credentials_sent(self) -> str:
+        settings = self.settings
+        if settings.auth_string:
+            user = settings.auth_string.partition(":")[0]
+            both = (" PREFECT_API_KEY is set too; like Prefect's own client, the auth string "
+                    "is the one sent." if settings.api_key else "")
+            return (f"PREFECT_API_AUTH_STRING was sent as HTTP basic auth for user {user!r}: "
+                    "check it against the server's PREFECT_SERVER_API_AUTH_STRING." + both)
+        if settings.api_key:
+            return ("PREFECT_API_KEY was sent as a bearer token: check that the key is valid, "
+                    "not expired, and belongs to this workspace.")
+        return ("No credentials were sent: set PREFECT_API_AUTH_STRING (a self-hosted server "
+                "with basic auth) or PREFECT_API_KEY (Prefect Cloud).")
+
+    def _error(self, call: Call, response: httpx.Response, retries: int) -> Exception:
         status = response.status_code
         detail = _detail(response, self._scrub)
         where = f"{call.method} {call.path}"
+        if 300 <= status < 400:
+            location = self._scrub(redact_url(response.headers.get("location", "")))[:200]
+            pointed = f"to {location}" if location else "without saying where (no Location)"
+            return RedirectRefused(
+                f"The Prefect API at {self.api_url} answered {where} with a redirect ({status}) "
+                f"{pointed}. prefect-widgets does not follow redirects, so credentials are "
+                "never sent to another address: set PREFECT_API_URL to the API's own URL "
+                "(often https:// instead of http://, or with /api at the end).",
+                location,
+            )
         if status == 404:
             return NotFound(call.not_found or (
                 f"Not found on {self.api_url}: {where}. Check that PREFECT_API_URL is the API "
                 "URL of a Prefect 3 server (ending in /api, or a Cloud workspace URL)."))
         if status == 401:
             return Unauthorized(
-                f"The Prefect API at {self.api_url} rejected the credentials (401). Check "
-                "PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING (self-hosted).",
+                f"The Prefect API at {self.api_url} rejected the credentials (401). "
+                + self._credentials_sent(),
                 401,
             )
         if _is_csrf_rejection(response):
@@ -228,51 +354,70 @@ class _Base:
                 403,
             )
         if status == 429:
-            after = _retry_after(response)
-            hint = f" The server asks to wait {after:.0f} s." if after is not None else ""
-            return RateLimited(
-                f"The Prefect API at {self.api_url} is rate limiting requests (429) and retries "
-                f"were exhausted.{hint} Wait and try again, or fetch less.",
-                after,
-            )
+            return self._rate_limited(response, retries)
         if status >= 500 or status in RETRY_STATUSES:
             return ServerError(
                 f"The Prefect API at {self.api_url} answered {status} to {where} after "
-                f"{self.retry.max_retries} retries: {detail}. Try again later or check the "
-                "server's logs.",
+                f"{retries} retries: {detail}. Try again later or check the server's logs.",
                 status,
             )
         return InvalidRequest(f"The Prefect API rejected {where} ({status}): {detail}")
 
-    def _decode(self, call: Call, response: httpx.Response) -> Any:
+    def _rate_limited(self, response: httpx.Response, retries: int) -> RateLimited:
+        after = _retry_after(response)
+        if after is not None and after > self.timeout:
+            hint = (f" The server asks to wait {after:.0f} s, longer than this call's "
+                    f"{self.timeout:g} s deadline (timeout=), so it was not retried: wait that "
+                    "long, then try again.")
+        else:
+            asks = f" The server asks to wait {after:.0f} s." if after is not None else ""
+            hint = f" Retries were exhausted ({retries}).{asks} Wait and try again, or fetch less."
+        return RateLimited(
+            f"The Prefect API at {self.api_url} is rate limiting requests (429).{hint}", after)
+
+    def _answer(self, call: Call, response: httpx.Response, retries: int) -> JSONValue:
+        if not response.is_success:
+            raise self._error(call, response, retries)
         try:
-            return response.json()
+            return response.json()  # type: ignore[no-any-return]
         except ValueError:
+            what = (_html_page(response)
+                    or f"a body that is not JSON ({len(response.content)} bytes)")
             raise BadResponse(
                 f"The Prefect API at {self.api_url} answered {call.method} {call.path} with "
-                f"a body that is not JSON ({len(response.content)} bytes). Is PREFECT_API_URL "
-                "the API URL (ending in /api) of a Prefect 3 server?"
+                f"{what}. Is PREFECT_API_URL the API URL (ending in /api) of a Prefect 3 server?"
             ) from None
 
-    def _retrying(self, call: Call) -> Generator[Any, Any, httpx.Response]:
+    def _request(self, call: Call, deadline: float) -> httpx.Request:
+        return self._http.build_request(call.method, call.path, json=call.json,
+                                        params=call.params, headers=self._csrf_headers(),
+                                        timeout=_left(deadline))
+
+    def _csrf_request(self, deadline: float) -> httpx.Request:
+        return self._http.build_request("GET", "/csrf-token", params={"client": _CSRF_CLIENT},
+                                        timeout=_left(deadline))
+
+    def _retrying(self, call: Call, deadline: float
+                  ) -> Generator[Any, Any, tuple[httpx.Response, int]]:
         """The retry loop, written once for both clients: yields what to do next
-        (`_FETCH_CSRF`, `_REQUEST`, or seconds to sleep) and receives the outcome (the
-        response, an `httpx.HTTPError`, or None); returns the final response."""
+        (`_FETCH_CSRF`, `_REQUEST`, or seconds to sleep) and receives the outcome (a
+        response, an `httpx.HTTPError`, or None); returns the final response and how many
+        retries it took. It never sleeps past the call's deadline."""
         started = time.monotonic()
         attempt = 0
         refreshed = False
         while True:
             outcome = None
             if self._csrf_needed(call) and self._csrf_token is None:
-                outcome = yield _FETCH_CSRF
+                outcome = yield _FETCH_CSRF  # None, or the token endpoint's 401 to raise
             if outcome is None:
                 outcome = yield _REQUEST
             if isinstance(outcome, httpx.HTTPError):
-                spent = time.monotonic() - started > self.retry.max_total
-                if not isinstance(outcome, _TRANSIENT) or attempt >= self.retry.max_retries \
-                        or spent:
+                wait = self.retry.delay(attempt, None)
+                if not isinstance(outcome, _TRANSIENT) \
+                        or not self._may_retry(attempt, started, deadline, wait):
                     raise self._unreachable(outcome) from None
-                yield self.retry.delay(attempt, None)
+                yield wait
                 attempt += 1
                 continue
             response: httpx.Response = outcome
@@ -281,13 +426,18 @@ class _Base:
                 self._csrf_enabled = None
                 refreshed = True
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
+            if response.status_code in RETRY_STATUSES:
                 wait = self.retry.delay(attempt, _retry_after(response))
-                if time.monotonic() - started + wait <= self.retry.max_total:
+                if self._may_retry(attempt, started, deadline, wait):
                     yield wait
                     attempt += 1
                     continue
-            return response
+            return response, attempt
+
+    def _may_retry(self, attempt: int, started: float, deadline: float, wait: float) -> bool:
+        now = time.monotonic()
+        return (attempt < self.retry.max_retries and now - started + wait <= self.retry.max_total
+                and now + wait < deadline)
 
     def _csrf_needed(self, call: Call) -> bool:
         return call.method == "POST" and self._csrf_enabled is not False
@@ -297,7 +447,12 @@ class _Base:
             return {"Prefect-Csrf-Token": self._csrf_token, "Prefect-Csrf-Client": _CSRF_CLIENT}
         return {}
 
-    def _accept_csrf(self, response: httpx.Response) -> None:
+    def _accept_csrf(self, response: httpx.Response) -> httpx.Response | None:
+        """Learn the CSRF setting from the token endpoint; return its answer if it is a 401.
+
+        A Prefect server checks CSRF before credentials (its CsrfMiddleware wraps the API app
+        whose basic-auth middleware answers 401), so with a wrong password the POST says
+        "invalid CSRF token" while the token GET says 401, the real cause."""
         if response.status_code == 200:
             try:
                 self._csrf_token = response.json()["token"]
@@ -307,15 +462,18 @@ class _Base:
         elif response.status_code in (404, 405, 422):
             # 422 "CSRF protection is disabled", or an older server without the route
             self._csrf_enabled = False
+        elif response.status_code == 401:
+            return response
         # anything else (a transient 5xx, a 429) leaves it unknown: ask again next time
+        return None
 
 
 _CSRF_CLIENT = f"prefect-widgets-{random.getrandbits(64):016x}"
 
 
-def _advance(steps: Generator[Any, Any, httpx.Response], outcome: Any
-             ) -> tuple[Any, httpx.Response | None]:
-    """Hand an outcome to the retry loop: (its next step, None), or (None, the response)."""
+def _advance(steps: Generator[Any, Any, tuple[httpx.Response, int]], outcome: Any
+             ) -> tuple[Any, tuple[httpx.Response, int] | None]:
+    """Hand an outcome to the retry loop: (its next step, None), or (None, its result)."""
     try:
         return steps.send(outcome), None
     except StopIteration as done:
@@ -331,16 +489,125 @@ def _is_csrf_rejection(response: httpx.Response) -> bool:
 _TRANSIENT = (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError,
               httpx.WriteError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout)
 
+# --------------------------------------------------------------------------- the deadline
+
+#: the deadline (time.monotonic()) of the sync call running in this thread, if any
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "prefect_widgets_deadline", default=None)
+
+
+def _left(deadline: float) -> float:
+    """Seconds until `deadline`, never zero (a zero socket timeout would mean non-blocking)."""
+    return max(deadline - time.monotonic(), 0.001)
+
+
+def _bounded(timeout: float | None) -> float | None:
+    """A socket wait of `timeout` cut to what is left of the running call's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    return _left(deadline) if timeout is None else min(timeout, _left(deadline))
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every wait ends by the running call's deadline: a server dripping a
+    byte a second cannot keep a call alive, neither in the headers nor in the body."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname,
+                                                      _bounded(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend with `_DeadlineStream`s."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_tcp(host, port, _bounded(timeout),
+                                                         local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None
+                            ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_unix_socket(path, _bounded(timeout),
+                                                                 socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+@dataclass
+class _Progress:
+    """How far one attempt got, to say what was slow."""
+
+    headers: bool = False
+    received: int = 0
+
+    def phase(self, exc: BaseException | None) -> str:
+        if isinstance(exc, httpx.ConnectTimeout):
+            return "connecting to the server"
+        if self.headers:
+            return f"reading the answer's body ({self.received} bytes had arrived)"
+        return "waiting for the answer's headers"
+
+    def got(self, chunk: bytes, deadline: float, request: httpx.Request) -> None:
+        """Count a chunk of the body; past the deadline, stop reading."""
+        self.received += len(chunk)
+        if time.monotonic() >= deadline:
+            raise httpx.ReadTimeout("the deadline passed while reading the body",
+                                    request=request)
+
+
+def _whole(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
+    """The answer with its whole (already decoded) body."""
+    headers = [(key, value) for key, value in response.headers.multi_items()
+               if key.lower() not in ("content-encoding", "content-length")]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                          request=response.request)
+
 
 class Client(_Base):
     """A synchronous, thread-safe, read-only client for the Prefect 3 REST API.
 
     `Client(api_url=None, api_key=None, auth_string=None, *, profile=None, timeout=30.0,
     retry=None, transport=None)`: settings resolve like Prefect's (arguments, `configure()`,
-    environment, profile); `transport` is an `httpx.BaseTransport`.
+    environment, profile). `timeout` is each call's whole deadline (connect, the whole answer,
+    retries and their waits): past it, `DeadlineExceeded`. `transport` is an
+    `httpx.BaseTransport`; with one, the deadline is checked between attempts and chunks.
     """
 
     _httpx = httpx.Client
+
+    def _deadline_transport(self) -> httpx.BaseTransport:
+        transport = httpx.HTTPTransport()
+        # httpx has no public hook into the socket layer: wrap its pool's network backend so
+        # that no connect, read or write waits past the running call's deadline
+        pool: Any = transport._pool
+        pool._network_backend = _DeadlineBackend(pool._network_backend)
+        return transport
+
+    def _final_check(self, request: httpx.Request) -> None:
+        self._refuse_outside_allow_list(request)
 
     def close(self) -> None:
         self._http.close()
@@ -351,47 +618,77 @@ class Client(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _fetch_csrf(self) -> None:
-        with self._lock:  # one fetch for all threads sharing this client
-            if self._csrf_token is None and self._csrf_enabled is not False:
-                self._accept_csrf(self._http.get("/csrf-token", params={"client": _CSRF_CLIENT}))
+    def _receive(self, request: httpx.Request, deadline: float, progress: _Progress
+                 ) -> httpx.Response:
+        response = self._http.send(request, stream=True)
+        progress.headers = True
+        try:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                progress.got(chunk, deadline, request)
+        finally:
+            response.close()
+        return _whole(response, chunks)
 
-    def _send(self, call: Call) -> httpx.Response:
-        steps = self._retrying(call)
-        step, response = next(steps), None
-        while response is None:
+    def _fetch_csrf(self, deadline: float, progress: _Progress) -> httpx.Response | None:
+        if not self._lock.acquire(timeout=_left(deadline)):  # one fetch for all threads
+            raise httpx.PoolTimeout("waiting for another thread's CSRF token request")
+        try:
+            if self._csrf_token is None and self._csrf_enabled is not False:
+                return self._accept_csrf(self._receive(self._csrf_request(deadline), deadline,
+                                                       progress))
+            return None
+        finally:
+            self._lock.release()
+
+    def _send(self, call: Call, deadline: float) -> tuple[httpx.Response, int]:
+        steps = self._retrying(call, deadline)
+        step, done = next(steps), None
+        while done is None:
+            progress = _Progress()
             try:
                 if step is _FETCH_CSRF:
-                    self._fetch_csrf()
-                    outcome: Any = None
+                    outcome: Any = self._fetch_csrf(deadline, progress)
                 elif step is _REQUEST:
-                    outcome = self._http.request(call.method, call.path, json=call.json,
-                                                 params=call.params, headers=self._csrf_headers())
+                    outcome = self._receive(self._request(call, deadline), deadline, progress)
                 else:
                     time.sleep(step)
                     outcome = None
+            except httpx.TimeoutException as exc:
+                if time.monotonic() >= deadline - 0.01:
+                    raise self._late(call, progress.phase(exc)) from None
+                outcome = exc
             except httpx.HTTPError as exc:
                 outcome = exc
-            step, response = _advance(steps, outcome)
-        return response
+            step, done = _advance(steps, outcome)
+        return done
 
     def call(self, call: Call) -> JSONValue:
-        """Send one `Call`, retrying transient failures; return decoded JSON or raise."""
+        """Send one `Call` within the deadline, retrying transient failures; return decoded
+        JSON or raise a `PrefectWidgetsError`."""
         self._check(call)
-        response = self._send(call)
-        if response.is_success:
-            return self._decode(call, response)
-        raise self._error(call, response)
+        deadline = time.monotonic() + self.timeout
+        token = _DEADLINE.set(deadline)
+        try:
+            response, retries = self._send(call, deadline)
+        finally:
+            _DEADLINE.reset(token)
+        return self._answer(call, response, retries)
 
     def run(self, operation: Operation[T]) -> T:
         return run_sync(self, operation)
 
 
 class AsyncClient(_Base):
-    """The asyncio twin of `Client`, for code already inside an event loop (same arguments;
-    `transport` is an `httpx.AsyncBaseTransport`)."""
+    """The asyncio twin of `Client`, for code already inside an event loop (same arguments,
+    the same deadline per call, enforced by cancellation; `transport` is an
+    `httpx.AsyncBaseTransport`)."""
 
     _httpx = httpx.AsyncClient
+
+    async def _final_check(self, request: httpx.Request) -> None:
+        self._refuse_outside_allow_list(request)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -402,33 +699,50 @@ class AsyncClient(_Base):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, call: Call) -> httpx.Response:
-        steps = self._retrying(call)
-        step, response = next(steps), None
-        while response is None:
+    async def _receive(self, request: httpx.Request, deadline: float, progress: _Progress
+                       ) -> httpx.Response:
+        response = await self._http.send(request, stream=True)
+        progress.headers = True
+        try:
+            chunks = []
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                progress.got(chunk, deadline, request)
+        finally:
+            await response.aclose()
+        return _whole(response, chunks)
+
+    async def _send(self, call: Call, deadline: float, progress: list[_Progress]
+                    ) -> tuple[httpx.Response, int]:
+        steps = self._retrying(call, deadline)
+        step, done = next(steps), None
+        while done is None:
+            progress[0] = _Progress()
             try:
                 if step is _FETCH_CSRF:
-                    self._accept_csrf(await self._http.get("/csrf-token",
-                                                           params={"client": _CSRF_CLIENT}))
-                    outcome: Any = None
+                    outcome: Any = self._accept_csrf(await self._receive(
+                        self._csrf_request(deadline), deadline, progress[0]))
                 elif step is _REQUEST:
-                    outcome = await self._http.request(call.method, call.path, json=call.json,
-                                                       params=call.params,
-                                                       headers=self._csrf_headers())
+                    outcome = await self._receive(self._request(call, deadline), deadline,
+                                                  progress[0])
                 else:
                     await asyncio.sleep(step)
                     outcome = None
             except httpx.HTTPError as exc:
                 outcome = exc
-            step, response = _advance(steps, outcome)
-        return response
+            step, done = _advance(steps, outcome)
+        return done
 
     async def call(self, call: Call) -> JSONValue:
         self._check(call)
-        response = await self._send(call)
-        if response.is_success:
-            return self._decode(call, response)
-        raise self._error(call, response)
+        deadline = time.monotonic() + self.timeout
+        progress = [_Progress()]
+        try:
+            with anyio.fail_after(self.timeout):
+                response, retries = await self._send(call, deadline, progress)
+        except TimeoutError:
+            raise self._late(call, progress[0].phase(None)) from None
+        return self._answer(call, response, retries)
 
     async def run(self, operation: Operation[T]) -> T:
         return await run_async(self, operation)

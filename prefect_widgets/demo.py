@@ -26,7 +26,7 @@ def _require_prefect() -> None:
 def run_demo(api_url: str | None = None, output: str | Path = "demo-report.html",
              lab: bool = False, echo=print) -> Path:
     """Run the sample flows against `api_url` (or a throwaway local server) and write a report."""
-    from .samples import DEFAULT, run_in_subprocess, wait_until_recorded
+    from .samples import DEMO, run_in_subprocess, wait_until_recorded
     from .server import LocalServer
 
     _require_prefect()
@@ -39,8 +39,8 @@ def run_demo(api_url: str | None = None, output: str | Path = "demo-report.html"
             server = stack.enter_context(LocalServer())
             api_url, env = server.api_url, server.env()
             echo(f"Prefect server ready at {api_url}")
-        echo(f"Running {len(DEFAULT)} sample flows: {', '.join(DEFAULT)}...")
-        runs = run_in_subprocess(DEFAULT, env)
+        echo(f"Running {len(DEMO)} sample flows: {', '.join(DEMO)}...")
+        runs = run_in_subprocess(DEMO, env)
         wait_until_recorded(api_url, list(runs.values()))
         path = _report(api_url, runs, Path(output), echo)
         if lab:
@@ -81,7 +81,7 @@ def connect_or_start(samples: bool = True, echo=print) -> str:
     (stopped when the kernel exits) with the sample flows run into it."""
     import atexit
 
-    from .samples import DEFAULT, run_in_subprocess, wait_until_recorded
+    from .samples import DEMO, run_in_subprocess, wait_until_recorded
     from .server import LocalServer
     from .settings import configure
 
@@ -94,7 +94,7 @@ def connect_or_start(samples: bool = True, echo=print) -> str:
     os.environ["PREFECT_API_URL"] = server.api_url
     configure(api_url=server.api_url)
     if samples:
-        runs = run_in_subprocess(DEFAULT, server.env())
+        runs = run_in_subprocess(DEMO, server.env())
         wait_until_recorded(server.api_url, list(runs.values()))
     echo(f"Prefect server ready at {server.api_url}")
     return server.api_url

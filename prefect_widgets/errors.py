@@ -9,6 +9,8 @@ __all__ = [
     "NotFound",
     "Unauthorized",
     "ServerUnreachable",
+    "DeadlineExceeded",
+    "RedirectRefused",
     "RateLimited",
     "ServerError",
     "BadResponse",
@@ -50,6 +52,20 @@ class Unauthorized(PrefectWidgetsError):
 
 class ServerUnreachable(PrefectWidgetsError, ConnectionError):
     """The server could not be reached: refused, DNS, TLS, or timed out after retries."""
+
+
+class DeadlineExceeded(ServerUnreachable, TimeoutError):
+    """One call (connect, the whole answer, retries and their waits) outlived its deadline,
+    the client's `timeout=`; the message says what was slow."""
+
+
+class RedirectRefused(ConfigurationError):
+    """The server answered with a redirect, which is never followed (credentials stay with
+    the configured URL); `location` is where it pointed, credentials removed."""
+
+    def __init__(self, message: str, location: str) -> None:
+        super().__init__(message)
+        self.location = location
 
 
 class ServerError(PrefectWidgetsError):

@@ -1,8 +1,14 @@
-"""Run logs, and Prefect 1's `watch_flow_run` generator of state changes and log lines."""
+"""Run logs, and Prefect 1's `watch_flow_run` generator of state changes and log lines.
+
+A log line names its task run (`task_run_id`) and, once `with_task_names` has looked them
+up, the task run's name ("parse_rows-a1b") and its task's name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -10,14 +16,19 @@ from . import _ops
 from ._parse import check_uuid
 from .client import Client, get_client
 from .errors import InvalidRequest, WatchTimeout
+from .formatting import shorten, visible
 from .polling import Poll
-from .records import LEVELS, LogEntry, logs_frame
+from .records import LEVELS, LogEntry, logs_frame, task_name_of
 from .seam import Displayed
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LogEntry", "LogList", "read_logs", "watch_flow_run", "LEVELS"]
+__all__ = ["LogEntry", "LogList", "read_logs", "watch_flow_run", "LEVELS", "with_task_names",
+           "task_run_names"]
+
+#: lines a `LogList` repr shows, and characters of each line
+_REPR_LINES, _REPR_LINE = 20, 300
 
 class LogList(Displayed, Sequence):
     """Log entries, oldest first."""
@@ -36,12 +47,28 @@ class LogList(Displayed, Sequence):
         return len(self._entries)
 
     def __repr__(self) -> str:
-        lines = [str(e) for e in self._entries[-20:]]
-        skipped = f"... {len(self) - 20} earlier lines\n" if len(self) > 20 else ""
+        """The last lines, each tagged with its task run (or "flow run"), control
+        characters made visible."""
+        lines = [visible(shorten(f"{e.timestamp:%H:%M:%S} | {e.level_name:<8} | "
+                                 f"{e.task_run_name or e.task_run_id or 'flow run'} | "
+                                 f"{e.message}", _REPR_LINE), "")
+                 for e in self._entries[-_REPR_LINES:]]
+        skipped = f"... {len(self) - _REPR_LINES} earlier lines\n" \
+            if len(self) > _REPR_LINES else ""
         return f"LogList({len(self)} lines)\n{skipped}" + "\n".join(lines)
 
-    def to_dataframe(self) -> pd.DataFrame:
-        return logs_frame(self._entries)
+    def filter(self, level: int | str | None = None, task_run_id: str | None = None
+               ) -> LogList:
+        """The lines at `level` or above (a name such as "ERROR", or a number) and, given
+        `task_run_id`, of that task run only."""
+        minimum = _level_number(level.upper() if isinstance(level, str) else level)
+        return LogList([e for e in self._entries
+                        if (minimum is None or e.level >= minimum)
+                        and (task_run_id is None or e.task_run_id == task_run_id)])
+
+    def to_dataframe(self, level: int | str | None = None) -> pd.DataFrame:
+        """A typed frame (`records.LOG_COLUMNS`), only lines at `level` or above if given."""
+        return logs_frame(self.filter(level)._entries if level is not None else self._entries)
 
 
 
@@ -83,6 +110,39 @@ def log_filter(flow_run_id: str | None = None, task_run_id: str | None = None,
     return {"logs": logs}
 
 
+def task_run_names(client: Client, task_run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """task run id → (run name, task name), read by id in pages of 200 (`/task_runs/filter`);
+    ids the server does not know are left out."""
+    ids = list(dict.fromkeys(task_run_ids))
+    names: dict[str, tuple[str, str]] = {}
+    for at in range(0, len(ids), _ops.PAGE_SIZE):
+        chunk = ids[at:at + _ops.PAGE_SIZE]
+        body = {"task_runs": {"id": {"any_": chunk}}, "limit": len(chunk), "offset": 0}
+        for row in client.run(_ops.filter_page("/task_runs/filter", body)):
+            if isinstance(row, dict) and row.get("id"):
+                names[str(row["id"])] = (str(row.get("name") or ""), task_name_of(
+                    row.get("name"), row.get("dynamic_key"), row.get("task_key")))
+    return names
+
+
+def with_task_names(entries: Iterable[LogEntry], known: Mapping[str, tuple[str, str]],
+                    client: Client) -> list[LogEntry]:
+    """`entries` with their task run's name and task name: from `known` (id → (run name,
+    task name)), the others read in one batch (`task_run_names`) and added to `known` when
+    it is a dict."""
+    entries = list(entries)
+    missing = {e.task_run_id for e in entries if e.task_run_id and e.task_run_id not in known}
+    names = dict(known)
+    if missing:
+        found = task_run_names(client, sorted(missing))
+        names.update(found)
+        if isinstance(known, dict):
+            known.update(found)
+    return [dataclasses.replace(e, task_run_name=names[e.task_run_id][0],
+                                task_name=names[e.task_run_id][1])
+            if e.task_run_id in names else e for e in entries]
+
+
 def read_logs(client: Client, *, flow_run_id: str | None = None, task_run_id: str | None = None,
               level: int | str | None = None, since: datetime | None = None,
               limit: int | None = None, start_time: datetime | None = None,
@@ -106,6 +166,78 @@ def read_logs(client: Client, *, flow_run_id: str | None = None, task_run_id: st
     return LogList(entries)
 
 
+def _seconds(value: Any, name: str, *, infinite: bool = False) -> float:
+    """A positive number of seconds (a number or a `timedelta`), else `InvalidRequest`."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise InvalidRequest(f"{name} must be a number of seconds or a timedelta, not "
+                             f"{type(value).__name__}.")
+    if math.isnan(seconds) or seconds <= 0 or (math.isinf(seconds) and not infinite):
+        raise InvalidRequest(f"{name} must be a positive{'' if infinite else ', finite'} number "
+                             f"of seconds; got {value!r}.")
+    return seconds
+
+
+class _LogCursor:
+    """Where a follower stands in a run's log: the newest timestamp read, and the ids of
+    the lines read at exactly that timestamp (the server's bound is inclusive)."""
+
+    def __init__(self, flow_run_id: str) -> None:
+        self.flow_run_id = flow_run_id
+        self.since: datetime | None = None
+        self.ids_at_since: set[str | None] = set()
+
+    def _is_new(self, entry: LogEntry) -> bool:
+        return self.since is None or entry.timestamp > self.since or (
+            entry.timestamp == self.since and entry.id not in self.ids_at_since)
+
+    def _advance(self, entry: LogEntry) -> None:
+        if self.since is None or entry.timestamp > self.since:
+            self.since, self.ids_at_since = entry.timestamp, {entry.id}
+        else:
+            self.ids_at_since.add(entry.id)
+
+    def read_new(self, client: Client) -> list[LogEntry]:
+        """The lines after the last one read, oldest first: about one request per 200 new
+        lines. A full page with nothing new (over 200 lines in one timestamp) reads on by
+        offset from the same bound."""
+        fresh: list[LogEntry] = []
+        offset = 0
+        while True:
+            body = {**log_filter(self.flow_run_id, since=self.since), "sort": "TIMESTAMP_ASC",
+                    "limit": _ops.PAGE_SIZE, "offset": offset}
+            page = [LogEntry.from_json(r)
+                    for r in client.run(_ops.filter_page("/logs/filter", body))]
+            new = [e for e in page if self._is_new(e)]
+            for entry in new:
+                self._advance(entry)
+            fresh += new
+            if len(page) < _ops.PAGE_SIZE:
+                return fresh
+            offset = 0 if new else offset + len(page)
+
+
+def _state_entries(client: Client, flow_run_id: str, seen: set[str]) -> list[LogEntry]:
+    """The run's state changes not yet seen, as INFO lines "Entered state …"."""
+    from .states import State
+
+    fresh = []
+    for row in client.run(_ops.get_list("/flow_run_states/", {"flow_run_id": flow_run_id})):
+        if not isinstance(row, dict) or row.get("id") in seen:
+            continue
+        seen.add(str(row.get("id")))
+        state = State.from_json(row)
+        note = f": {state.message}" if state.message else ""
+        fresh.append(LogEntry(timestamp=state.timestamp or datetime.now(timezone.utc),
+                              level=LEVELS["INFO"], message=f"Entered state {state.name}{note}",
+                              logger="prefect_widgets.watch", flow_run_id=flow_run_id,
+                              id=row.get("id")))
+    return fresh
+
+
 def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bool = True,
                    max_duration: timedelta | float = timedelta(hours=12), *,
                    client: Client | None = None, poll_interval: float = 2.0,
@@ -113,42 +245,40 @@ def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bo
     """Yield state changes and new log lines of a flow run in time order until it finishes.
 
     Polls with backoff (`poll_interval` growing to `max_poll_interval`, reset when something
-    arrives). Raises `WatchTimeout` once `max_duration` has passed.
+    arrives); each poll reads only the log lines after the last one seen, tagged with their
+    task run's name. Raises `WatchTimeout` once `max_duration` has passed. The arguments
+    are checked at the call (`InvalidRequest`), before any request.
     """
+    flow_run_id = check_uuid(flow_run_id, "flow_run_id")
+    interval = _seconds(poll_interval, "poll_interval")
+    longest = _seconds(max_poll_interval, "max_poll_interval")
+    limit = _seconds(max_duration, "max_duration", infinite=True)
+    return _watch(get_client(client), flow_run_id, stream_states, stream_logs, limit,
+                  interval, longest)
+
+
+def _watch(client: Client, flow_run_id: str, stream_states: bool, stream_logs: bool,
+           limit: float, interval: float, longest: float) -> Iterator[LogEntry]:
     from .states import State
 
-    client = get_client(client)
-    flow_run_id = check_uuid(flow_run_id, "flow_run_id")
-    limit = max_duration.total_seconds() if isinstance(max_duration, timedelta) else max_duration
-    poll = Poll(poll_interval, maximum=max_poll_interval, factor=1.5, timeout=float(limit))
-    seen: set[str] = set()
+    poll = Poll(interval, maximum=longest, factor=1.5,
+                timeout=None if math.isinf(limit) else limit)
+    cursor, seen_states = _LogCursor(flow_run_id), set[str]()
+    names: dict[str, tuple[str, str]] = {}
+
+    def new_logs() -> list[LogEntry]:
+        return with_task_names(cursor.read_new(client), names, client) if stream_logs else []
+
     while True:
         run = client.run(_ops.get(f"/flow_runs/{flow_run_id}",
                                   f"No flow run with id {flow_run_id} on this server."))
-        fresh: list[LogEntry] = []
-        if stream_states:
-            for row in client.run(_ops.get_list("/flow_run_states/", {"flow_run_id": flow_run_id})):
-                if row.get("id") in seen:
-                    continue
-                seen.add(row.get("id"))
-                state = State.from_json(row)
-                note = f": {state.message}" if state.message else ""
-                fresh.append(LogEntry(timestamp=state.timestamp or datetime.now(timezone.utc),
-                                      level=LEVELS["INFO"],
-                                      message=f"Entered state {state.name}{note}",
-                                      logger="prefect_widgets.watch", flow_run_id=flow_run_id,
-                                      id=row.get("id")))
-        if stream_logs:
-            for entry in read_logs(client, flow_run_id=flow_run_id):
-                if entry.id not in seen:
-                    seen.add(entry.id)
-                    fresh.append(entry)
+        fresh = _state_entries(client, flow_run_id, seen_states) if stream_states else []
+        fresh += new_logs()
         yield from sorted(fresh, key=lambda e: e.timestamp)
         if State.from_json(run.get("state")).is_finished():
             if stream_logs:  # a flow's last log batch arrives after its final state
-                poll.wait(min(2.0, poll_interval))
-                yield from (e for e in read_logs(client, flow_run_id=flow_run_id)
-                            if e.id not in seen)
+                poll.wait(min(2.0, interval))
+                yield from new_logs()
             return
         delay = poll.succeeded() if fresh else poll.failed()  # quiet rounds back off
         if poll.expired(within=delay):

@@ -38,6 +38,9 @@ class DisplayOptions:
     max_failed: int = 5
     #: log lines shown (the newest ones)
     max_log_lines: int = 50
+    #: characters of one string in text output (reprs' text/plain, the widget's header and
+    #: state, CLI table cells) before "… (N more characters)"
+    max_text: int = 2_000
     #: seconds a repr waits for the server (all its loads together) before it shows what
     #: the snapshot holds, noting that the data may be stale
     deadline: float = 2.5

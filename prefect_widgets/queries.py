@@ -130,10 +130,6 @@ def _run_filter(filters: dict[str, Any], *, task: bool) -> dict[str, Any]:
             if not isinstance(filters["subflow_runs"], bool):
                 raise InvalidRequest("subflow_runs must be True or False.")
             run["subflow_runs"] = {"exists_": filters["subflow_runs"]}
-        if filters.get("task_key") is not None and "name" not in run:
-            stems = {k.rsplit("-", 1)[0] for k in _strings(filters["task_key"], "task_key")}
-            if len(stems) == 1:
-                run["name"] = {"like_": stems.pop()}
     else:
         if filters.get("work_queue_name") is not None:
             run["work_queue_name"] = {"any_": _strings(filters["work_queue_name"],
@@ -191,43 +187,44 @@ def _paging(filters: dict[str, Any], sorts: tuple[str, ...], default_sort: str,
 # --------------------------------------------------------------------------- queries
 
 
-def _count_path(path: str, limit: int | None, offset: int) -> str | None:
-    """Whole listings are checked against the server's count: never silently short."""
-    return path if limit is None and offset == 0 else None
-
-
 def query_flow_runs(client: Client | None, **filters: Any) -> FlowRunList:
-    """`FlowRunView.query(...)`: flow runs matching the keyword filters (default limit 200)."""
+    """`FlowRunView.query(...)`: flow runs matching the keyword filters (default limit 200).
+
+    The list's `total` is the server's count of every matching run (`is_partial`: `limit`
+    cut it); a page cut below what that count promises raises `IncompleteData`.
+    """
     _check_keywords(filters, FLOW_RUN_FILTERS, "FlowRunView.query()")
     body = _body(filters, task=False)
     sort, limit, offset = _paging(filters, FLOW_RUN_SORTS, "START_TIME_DESC", 200)
     client = get_client(client)
-    rows = client.run(_ops.filter_all("/flow_runs/filter", {**body, "sort": sort},
-                                      limit=limit, offset=offset, count_path=_count_path(
-                                          "/flow_runs/count", limit, offset)))
-    return FlowRunList(FlowRunView.from_json(row, client) for row in rows)
+    listing = client.run(_ops.export("/flow_runs/filter", {**body, "sort": sort}, limit=limit,
+                                     offset=offset, count_path="/flow_runs/count"))
+    return FlowRunList((FlowRunView.from_json(row, client) for row in listing.rows),
+                       listing.total)
 
 
 def query_task_runs(client: Client | None, **filters: Any) -> TaskRunList:
-    """`TaskRunView.query(...)`: task runs matching the keyword filters (default limit 200)."""
+    """`TaskRunView.query(...)`: task runs matching the keyword filters (default limit 200;
+    `total` and `IncompleteData` as for `query_flow_runs`)."""
     _check_keywords(filters, TASK_RUN_FILTERS, "TaskRunView.query()")
     body = _body(filters, task=True)
     sort, limit, offset = _paging(filters, TASK_RUN_SORTS, "EXPECTED_START_TIME_ASC", 200)
     client = get_client(client)
     keys = filters.get("task_key")
     if keys is None:
-        rows = client.run(_ops.filter_all("/task_runs/filter", {**body, "sort": sort},
-                                          limit=limit, offset=offset, count_path=_count_path(
-                                              "/task_runs/count", limit, offset)))
-        return TaskRunList(TaskRunView.from_json(row, client) for row in rows)
+        listing = client.run(_ops.export("/task_runs/filter", {**body, "sort": sort},
+                                         limit=limit, offset=offset,
+                                         count_path="/task_runs/count"))
+        return TaskRunList((TaskRunView.from_json(row, client) for row in listing.rows),
+                           listing.total)
     wanted = set(_strings(keys, "task_key"))
     rows = client.run(_ops.filter_all("/task_runs/filter", {**body, "sort": sort},
                                       count_path="/task_runs/count"))
-    rows = [r for r in rows if r.get("task_key") in wanted][offset:]
-    if limit is not None:
-        rows = rows[:limit]
+    rows = [r for r in rows if r.get("task_key") in wanted]
+    total = len(rows)
+    rows = rows[offset:] if limit is None else rows[offset:offset + limit]
     by_id = {v.task_run_id: v for v in task_runs_in_order(rows, client)}
-    return TaskRunList(by_id[r["id"]] for r in rows)
+    return TaskRunList((by_id[r["id"]] for r in rows), total)
 
 
 def count_flow_runs(client: Client | None, **filters: Any) -> int:

@@ -29,10 +29,11 @@ that no second definition can grow elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,25 +44,62 @@ from .states import STATE_TYPES, State
 
 __all__ = [
     "TASK_RUN_COLUMNS", "TIMELINE_COLUMNS", "FLOW_RUN_COLUMNS", "LOG_COLUMNS",
-    "STATE_DTYPE", "TIME", "SPAN", "task_name_of", "uuid7_ms", "map_indices", "retries_of",
-    "max_retries_of",
+    "STATE_DTYPE", "state_dtype", "TIME", "SPAN", "task_name_of", "uuid7_ms", "map_indices",
+    "retries_of", "max_retries_of",
     "upstream_ids", "kind_of", "duration_of", "task_run_fields", "flow_run_fields",
     "flow_fields", "ordered_task_runs", "task_runs_frame", "timeline_from_tasks",
     "flow_runs_frame", "logs_frame",
     "states_from_json", "empty_frame", "graph_nodes", "LogEntry", "LEVELS", "level_name",
+    "TaskInput", "task_inputs_of",
 ]
 
 STATE_DTYPE = pd.CategoricalDtype(list(STATE_TYPES), ordered=True)
+#: what a record's parsing may raise on a malformed value (turned into `BadResponse`)
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _parser(what: str) -> Callable[[F], F]:
+    """Turn a malformed value's error inside a records parser into `BadResponse`."""
+    def decorate(parse: F) -> F:
+        @functools.wraps(parse)
+        def parsed(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return parse(*args, **kwargs)
+            except _MALFORMED as exc:
+                raise BadResponse(f"{what} from the server is malformed "
+                                  f"({type(exc).__name__}: {str(exc)[:120]}).") from None
+        return parsed  # type: ignore[return-value]
+    return decorate
+
+
+def state_dtype(types: Iterable[str]) -> pd.CategoricalDtype:
+    """`STATE_DTYPE`, plus each state type in `types` that Prefect 3.8 does not define, as a
+    category of its own after the known ones (never NaN)."""
+    extra = sorted(set(types) - set(STATE_TYPES))
+    return pd.CategoricalDtype([*STATE_TYPES, *extra], ordered=True) if extra else STATE_DTYPE
+
+
+def _state_types(values: Iterable[Any]) -> pd.Categorical:
+    """State types of records: upper case, missing ones Pending, unknown ones kept."""
+    types = []
+    for value in values:
+        if value is not None and not isinstance(value, str):
+            raise BadResponse(f"A state type from the server is not a string: {value!r:.60}.")
+        types.append((value or "PENDING").upper())
+    return pd.Categorical(types, dtype=state_dtype(types))
 KIND_DTYPE = pd.CategoricalDtype(["task-run", "subflow-run"])
 TIME = "datetime64[ns, UTC]"
 SPAN = "timedelta64[ns]"
 
+#: the frames lead with name, state, start and duration (then the rest)
 TASK_RUN_COLUMNS: dict[str, Any] = {
-    "name": "str", "task_name": "str", "task_key": "str", "dynamic_key": "str",
+    "name": "str", "state_type": STATE_DTYPE, "start_time": TIME, "duration": SPAN,
+    "task_name": "str", "task_key": "str", "dynamic_key": "str",
     "map_index": "Int64", "flow_run_id": "str", "child_flow_run_id": "str",
-    "state_type": STATE_DTYPE, "state_name": "category", "state_message": "str",
-    "expected_start_time": TIME, "start_time": TIME, "end_time": TIME, "created": TIME,
-    "updated": TIME, "duration": SPAN, "total_run_time": SPAN, "estimated_run_time": SPAN,
+    "state_name": "category", "state_message": "str",
+    "expected_start_time": TIME, "end_time": TIME, "created": TIME,
+    "updated": TIME, "total_run_time": SPAN, "estimated_run_time": SPAN,
     "run_count": "int64", "retries": "int64", "retry_delay": "float64", "tags": "object",
     "cache_key": "str", "upstream_task_run_ids": "object", "kind": KIND_DTYPE,
     "map_index_uncertain": "bool", "max_retries": "Int64", "mapped": "bool",
@@ -75,16 +113,17 @@ TIMELINE_COLUMNS: dict[str, Any] = {
     "child_flow_run_id": "str", "mapped": "bool",
 }
 FLOW_RUN_COLUMNS: dict[str, Any] = {
-    "name": "str", "flow_id": "str", "deployment_id": "str",
-    "state_type": STATE_DTYPE, "state_name": "category", "state_message": "str",
-    "expected_start_time": TIME, "start_time": TIME, "end_time": TIME, "created": TIME,
-    "updated": TIME, "duration": SPAN, "total_run_time": SPAN, "run_count": "int64",
+    "name": "str", "state_type": STATE_DTYPE, "start_time": TIME, "duration": SPAN,
+    "flow_id": "str", "deployment_id": "str", "state_name": "category", "state_message": "str",
+    "expected_start_time": TIME, "end_time": TIME, "created": TIME,
+    "updated": TIME, "total_run_time": SPAN, "run_count": "int64",
     "tags": "object", "parameters": "object", "parent_task_run_id": "str",
     "work_pool_name": "str", "work_queue_name": "str",
 }
 LOG_COLUMNS: dict[str, Any] = {
     "timestamp": TIME, "level": "int64", "level_name": "category", "message": "str",
-    "logger": "str", "flow_run_id": "str", "task_run_id": "str",
+    "logger": "str", "flow_run_id": "str", "task_run_id": "str", "task_run_name": "str",
+    "task_name": "str",
 }
 
 
@@ -118,7 +157,7 @@ def map_indices(ids: Sequence[str], groups: Sequence[Any], dynamic_keys: Sequenc
     if not n:
         return np.zeros(0, dtype="int64"), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     keys = [str(k or "") for k in dynamic_keys]
-    counter = np.array([float(k) if k.isdigit() else np.nan for k in keys])
+    counter = np.array([float(k) if k.isascii() and k.isdigit() else np.nan for k in keys])
     created = np.array([float(ms) if (ms := uuid7_ms(str(i))) is not None else np.nan
                         for i in ids])
     group_codes = pd.factorize(pd.Series(list(groups), dtype="object"))[0]
@@ -212,6 +251,9 @@ class LogEntry:
     flow_run_id: str | None = None
     task_run_id: str | None = None
     id: str | None = None
+    #: the task run's name ("parse_rows-a1b") and its task's name, when the line has a task run
+    task_run_name: str | None = None
+    task_name: str | None = None
 
     @property
     def level_name(self) -> str:
@@ -229,23 +271,41 @@ class LogEntry:
 
 
 
+def _when(value: Any) -> datetime | None:
+    """A record's timestamp; one without a zone is UTC (as the server means it)."""
+    when = parse_datetime(value)
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None \
+        else when
+
+
 def _common(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": body.get("name") or "", "state": State.from_json(body.get("state")),
         "tags": tuple(body.get("tags") or ()), "labels": dict(body.get("labels") or {}),
-        "start_time": parse_datetime(body.get("start_time")),
-        "end_time": parse_datetime(body.get("end_time")),
-        "expected_start_time": parse_datetime(body.get("expected_start_time")),
+        "start_time": _when(body.get("start_time")),
+        "end_time": _when(body.get("end_time")),
+        "expected_start_time": _when(body.get("expected_start_time")),
         "total_run_time": parse_seconds(body.get("total_run_time")) or timedelta(0),
         "estimated_run_time": parse_seconds(body.get("estimated_run_time")),
         "run_count": int(body.get("run_count") or 0),
-        "created": parse_datetime(body.get("created")),
-        "updated": parse_datetime(body.get("updated")),
+        "created": _when(body.get("created")),
+        "updated": _when(body.get("updated")),
     }
+
+
+def _ids(body: Any, *keys: str) -> None:
+    """`BadResponse` unless `body` is a JSON object whose `keys` are non-empty strings."""
+    if not isinstance(body, Mapping):
+        raise BadResponse(f"A record from the server is not a JSON object: {body!r:.60}.")
+    for key in keys:
+        if not isinstance(body.get(key), str) or not body[key]:
+            raise BadResponse(f"A record from the server has no {key!r} string "
+                              f"({body.get(key)!r:.60}).")
 
 
 def task_run_fields(body: dict[str, Any]) -> dict[str, Any]:
     """`TaskRunView`'s fields from one task-run record."""
+    _ids(body, "id", "task_key")
     try:
         return {
             "task_run_id": body["id"], "task_key": body["task_key"],
@@ -255,12 +315,13 @@ def task_run_fields(body: dict[str, Any]) -> dict[str, Any]:
             "cache_key": body.get("cache_key"),
             "empirical_policy": dict(body.get("empirical_policy") or {}),
         }
-    except (KeyError, TypeError, ValueError) as exc:
+    except _MALFORMED as exc:
         raise BadResponse(f"A task run record from the server is malformed ({exc}).") from None
 
 
 def flow_run_fields(body: dict[str, Any]) -> dict[str, Any]:
     """`FlowRunView`'s fields from one flow-run record."""
+    _ids(body, "id", "flow_id")
     try:
         return {
             "flow_run_id": body["id"], "flow_id": body["flow_id"], **_common(body),
@@ -270,19 +331,20 @@ def flow_run_fields(body: dict[str, Any]) -> dict[str, Any]:
             "work_pool_name": body.get("work_pool_name"),
             "work_queue_name": body.get("work_queue_name"),
         }
-    except (KeyError, TypeError, ValueError) as exc:
+    except _MALFORMED as exc:
         raise BadResponse(f"A flow run record from the server is malformed ({exc}).") from None
 
 
 def flow_fields(body: dict[str, Any]) -> dict[str, Any]:
+    _ids(body, "id", "name")
     try:
         return {
             "flow_id": body["id"], "name": body["name"], "tags": tuple(body.get("tags") or ()),
             "labels": dict(body.get("labels") or {}),
-            "created": parse_datetime(body.get("created")),
-            "updated": parse_datetime(body.get("updated")),
+            "created": _when(body.get("created")),
+            "updated": _when(body.get("updated")),
         }
-    except (KeyError, TypeError) as exc:
+    except _MALFORMED as exc:
         raise BadResponse(f"A flow record from the server lacks {exc}.") from None
 
 
@@ -290,6 +352,10 @@ def flow_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _times(values: list[Any]) -> pd.Series:
+    """ISO 8601 timestamps as UTC times (one without a zone is UTC); None is NaT."""
+    bad = next((v for v in values if v is not None and not isinstance(v, str)), None)
+    if bad is not None:
+        raise BadResponse(f"The server sent a timestamp that is not a string: {bad!r:.60}.")
     return pd.Series(pd.to_datetime(values, utc=True, format="ISO8601")).astype(TIME)
 
 
@@ -340,6 +406,7 @@ def ordered_task_runs(rows: list[dict[str, Any]]
     return rows, names, index, uncertain, mapped
 
 
+@_parser("A task run record")
 def task_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The full task-run frame (index `task_run_id`) from task-run records, in run order."""
     if not rows:
@@ -351,7 +418,7 @@ def task_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "total_run_time", "estimated_run_time", "run_count", "tags", "cache_key")}
     states = [r.get("state") or {} for r in rows]
     policies = [r.get("empirical_policy") or {} for r in rows]
-    state_type = pd.Categorical([t or "PENDING" for t in col["state_type"]], dtype=STATE_DTYPE)
+    state_type = _state_types(col["state_type"])
     start, end = _times(col["start_time"]), _times(col["end_time"])
     run_count = np.array([c or 0 for c in col["run_count"]], dtype="int64")
     frame = pd.DataFrame({
@@ -380,7 +447,8 @@ def task_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "mapped": mapped,
     })
     frame.index = pd.Index(col["id"], dtype="str", name="task_run_id")
-    return frame.astype(TASK_RUN_COLUMNS)
+    return frame[list(TASK_RUN_COLUMNS)].astype(
+        {**TASK_RUN_COLUMNS, "state_type": state_type.dtype})
 
 
 def timeline_from_tasks(full: pd.DataFrame) -> pd.DataFrame:
@@ -392,15 +460,17 @@ def timeline_from_tasks(full: pd.DataFrame) -> pd.DataFrame:
                 downstream[up].append(task_id)
     frame = full.reindex(columns=[c for c in TIMELINE_COLUMNS if c in full.columns])
     frame["downstream_task_run_ids"] = [downstream[i] for i in full.index]
-    return frame[list(TIMELINE_COLUMNS)].astype(TIMELINE_COLUMNS)
+    return frame[list(TIMELINE_COLUMNS)].astype(
+        {**TIMELINE_COLUMNS, "state_type": full["state_type"].dtype})
 
 
+@_parser("A flow run record")
 def flow_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A typed frame of flow-run records (index `flow_run_id`), in the order given."""
     if not rows:
         return empty_frame(FLOW_RUN_COLUMNS, "flow_run_id")
     get = lambda name: [r.get(name) for r in rows]  # noqa: E731
-    state_type = pd.Categorical([t or "PENDING" for t in get("state_type")], dtype=STATE_DTYPE)
+    state_type = _state_types(get("state_type"))
     start, end = _times(get("start_time")), _times(get("end_time"))
     frame = pd.DataFrame({
         "name": get("name"), "flow_id": get("flow_id"), "deployment_id": get("deployment_id"),
@@ -417,7 +487,8 @@ def flow_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "work_queue_name": get("work_queue_name"),
     })
     frame.index = pd.Index(get("id"), dtype="str", name="flow_run_id")
-    return frame.astype(FLOW_RUN_COLUMNS)
+    return frame[list(FLOW_RUN_COLUMNS)].astype(
+        {**FLOW_RUN_COLUMNS, "state_type": state_type.dtype})
 
 
 def logs_frame(entries: Sequence[LogEntry]) -> pd.DataFrame:
@@ -431,11 +502,14 @@ def logs_frame(entries: Sequence[LogEntry]) -> pd.DataFrame:
         "message": [e.message for e in entries], "logger": [e.logger for e in entries],
         "flow_run_id": [e.flow_run_id for e in entries],
         "task_run_id": [e.task_run_id for e in entries],
+        "task_run_name": [e.task_run_name for e in entries],
+        "task_name": [e.task_name for e in entries],
     })
     frame.index = pd.Index([e.id for e in entries], dtype="str", name="log_id")
     return frame.astype(LOG_COLUMNS)
 
 
+@_parser("The flow run graph")
 def graph_nodes(graph: Mapping[str, Any]) -> pd.DataFrame:
     """The nodes of a `GET /flow_runs/{id}/graph-v2` answer (index: node id): `kind`
     ("task-run" or "flow-run", the server's words), state_type, start_time, end_time."""
@@ -446,10 +520,40 @@ def graph_nodes(graph: Mapping[str, Any]) -> pd.DataFrame:
         raise BadResponse("The flow run graph from the server is malformed.") from None
     frame = pd.DataFrame({
         "kind": [n.get("kind") or "task-run" for n in nodes],
-        "state_type": pd.Categorical([n.get("state_type") or "PENDING" for n in nodes],
-                                     dtype=STATE_DTYPE),
+        "state_type": _state_types(n.get("state_type") for n in nodes),
         "start_time": _times([n.get("start_time") for n in nodes]),
         "end_time": _times([n.get("end_time") for n in nodes]),
     })
     frame.index = pd.Index(ids, dtype="str", name="id")
     return frame
+
+
+# --------------------------------------------------------------------------- task inputs
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """Where one value fed into a task run came from: `kind` is "task_run" (then
+    `task_run_id` names the upstream run), "parameter" (then `name` names the flow
+    parameter), "constant" (then `name` is its type, if recorded) or the server's word."""
+
+    kind: str
+    task_run_id: str | None = None
+    name: str | None = None
+
+
+def task_inputs_of(task_inputs: Mapping[str, Any] | None) -> dict[str, tuple[TaskInput, ...]]:
+    """A task run's `task_inputs`: each argument (and ``wait_for``) with its sources."""
+    found: dict[str, tuple[TaskInput, ...]] = {}
+    for argument, items in (task_inputs or {}).items():
+        sources = []
+        for item in items or ():
+            if not isinstance(item, Mapping):
+                raise BadResponse(f"A task input of {str(argument)[:60]!r} from the server is "
+                                  "not a JSON object.")
+            kind = str(item.get("input_type") or "unknown")
+            sources.append(TaskInput(
+                kind=kind, task_run_id=str(item["id"]) if item.get("id") else None,
+                name=item.get("name") if kind == "parameter" else item.get("type")))
+        found[str(argument)] = tuple(sources)
+    return found

@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import _ops
 from .client import Client, get_client
+from .errors import InvalidRequest
 from .records import flow_runs_frame, task_runs_frame
 from .seam import Displayed, provided
 
@@ -24,9 +25,17 @@ __all__ = ["FlowRunList", "TaskRunList"]
 
 
 class _RunList(Displayed, Sequence):
+    """Views, and `total`: how many runs the server counted for the query (None: not
+    counted). A listing cut by `limit` has fewer views than `total`: `is_partial` says so."""
 
-    def __init__(self, views: Iterable[Any]) -> None:
+    def __init__(self, views: Iterable[Any], total: int | None = None) -> None:
         self._views = list(views)
+        self.total = total
+
+    @property
+    def is_partial(self) -> bool:
+        """Whether the server holds more matching runs than this list (`limit` cut it)."""
+        return self.total is not None and self.total > len(self._views)
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
@@ -47,7 +56,10 @@ class _RunList(Displayed, Sequence):
         head = "\n".join(f"  {v!r}," for v in self._views[:10])
         more = f"\n  ... {len(self) - 10} more" if len(self) > 10 else ""
         name = type(self).__name__
-        return f"{name}([\n{head}{more}\n])" if self._views else f"{name}([])"
+        shown = f"{name}([\n{head}{more}\n])" if self._views else f"{name}([])"
+        if self.is_partial:
+            shown += f"\n{len(self):,} of {self.total:,} — pass limit=None for all"
+        return shown
 
 
 class FlowRunList(_RunList):
@@ -78,6 +90,8 @@ class FlowRunList(_RunList):
             return get_client(client or view.client).run(_ops.count(
                 "/task_runs/count", {"flow_runs": {"id": {"any_": [view.flow_run_id]}}}))
 
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise InvalidRequest(f"max_workers must be an int ≥ 1, not {max_workers!r:.40}.")
         if not self._views:
             return {}
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(self._views)))) as pool:

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from . import _ops
-from .client import Client, Operation, get_client
+from .client import Client, Operation, api_path, get_client
+from .errors import InvalidRequest, NotFound
 from .logs import LogEntry, log_filter
 from .records import graph_nodes, states_from_json, task_runs_frame, timeline_from_tasks
 from .states import FINISHED_TYPES, STATE_TYPES, State
@@ -195,10 +196,34 @@ def task_rows_by_id(client: Client, task_run_ids: Iterable[str]) -> list[dict[st
 
 def graph_nodes_since(client: Client, flow_run_id: str, since: datetime | None = None
                       ) -> pd.DataFrame:
-    """The run's graph nodes (`records.graph_nodes`) still open or ended since `since`."""
+    """The run's graph nodes (`records.graph_nodes`) still open or ended since `since`.
+
+    A server without `graph-v2` (404, 405), or refusing this run's graph (400: over 10,000
+    nodes), is answered from the task-run records instead; a flow run that does not exist
+    is `NotFound` naming it.
+    """
     params = {"since": since.isoformat()} if since else None
-    return graph_nodes(client.run(_ops.get(f"/flow_runs/{flow_run_id}/graph-v2",
-                                           f"Flow run {flow_run_id} not found.", params)))
+    try:
+        return graph_nodes(client.run(_ops.get(
+            api_path("flow_runs", flow_run_id, "graph-v2"),
+            f"The server has no flow run graph for {flow_run_id}.", params)))
+    except (NotFound, InvalidRequest):
+        client.run(_ops.get(api_path("flow_runs", flow_run_id),
+                            f"No flow run with id {flow_run_id} on this server."))
+    return _nodes_from_records(client.run(_ops.filter_all(
+        "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}, "sort": "ID_DESC"},
+        count_path="/task_runs/count")), since)
+
+
+def _nodes_from_records(rows: list[dict[str, Any]], since: datetime | None) -> pd.DataFrame:
+    """Graph nodes (all "task-run") from task-run records: open or ended since `since`."""
+    frame = task_runs_frame(rows)
+    nodes = pd.DataFrame({"kind": "task-run", "state_type": frame["state_type"],
+                          "start_time": frame["start_time"], "end_time": frame["end_time"]},
+                         index=frame.index.rename("id"))
+    if since is None:
+        return nodes
+    return nodes[nodes["end_time"].isna() | (nodes["end_time"] >= pd.Timestamp(since))]
 
 
 def subflow_task_rows(client: Client, flow_run_id: str) -> list[dict[str, Any]]:

@@ -31,13 +31,19 @@ NAMED_SIZES = (3, 40)
 LOAD_PATHS = ("alpha.csv", "beta.csv", "gamma.csv", "delta.csv")
 #: every on-demand sample (run them with `PrefectServer.run_flows(*ON_DEMAND)`)
 ON_DEMAND = ["named_3", "named_40", "load_files", "retried", "task_and_subflow"]
+#: on-demand samples of failed runs and artifacts (issue 18): run them with
+#: `PrefectServer.run_flows(*DEBUGGING)`
+DEBUGGING = ["task_error", "subflow_error", "retries_error", "crash", "artifacts"]
+#: the image every image artifact sample shows (a 1x1 PNG as a `data:` URL)
+PIXEL_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
+             "2mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
 
 def define_flows() -> dict[str, Any]:
     """The sample flows, keyed by name (imports prefect)."""
     from prefect import flow, get_run_logger, task
 
-    attempts: dict[str, int] = {}
+    attempts: dict[str, Any] = {}
 
     @task
     def capitalize(name: str) -> str:
@@ -182,6 +188,107 @@ def define_flows() -> dict[str, Any]:
     def task_and_subflow() -> int:
         return prepare() + child(1)
 
+    # ---- on-demand samples of failed runs and artifacts (issue 18)
+
+    def check_row(row: str) -> int:
+        if not row.isdigit():
+            raise ValueError(f"boom: row {row!r} is not a number")
+        return int(row)
+
+    @task
+    def parse_rows(rows: list[str]) -> list[int]:
+        get_run_logger().info("parsing %d rows", len(rows))
+        return [check_row(row) for row in rows]
+
+    @flow(name="debug-task-error")
+    def task_error() -> list[int]:
+        return parse_rows(["1", "2", "x"])
+
+    @task
+    def lookup_region(code: str) -> str:
+        regions = {"eu": "Europe"}
+        try:
+            return regions[code]
+        except KeyError as exc:
+            raise LookupError(f"unknown region {code!r}") from exc
+
+    @flow(name="debug-child")
+    def failing_child(code: str) -> str:
+        return lookup_region(code)
+
+    @flow(name="debug-subflow-error")
+    def subflow_error() -> str:
+        return failing_child("mars")
+
+    @task(retries=2, retry_delay_seconds=0)
+    def always_refused() -> None:
+        attempts["always"] = attempts.get("always", 0) + 1
+        raise ConnectionError(f"attempt {attempts['always']}: the warehouse refused")
+
+    @flow(name="debug-retries-error")
+    def retries_error() -> None:
+        always_refused()
+
+    class Abort(BaseException):
+        """Not an `Exception`: Prefect records the run as Crashed."""
+
+    @task
+    def pull_plug() -> None:
+        raise Abort("the process was told to stop")
+
+    @flow(name="debug-crash")
+    def crash() -> None:
+        from prefect.runtime import flow_run
+
+        attempts["crash_run"] = flow_run.id
+        pull_plug()
+
+    @task
+    def report_artifacts() -> None:
+        from prefect.artifacts import (
+            create_image_artifact,
+            create_link_artifact,
+            create_markdown_artifact,
+            create_progress_artifact,
+            create_table_artifact,
+        )
+
+        create_markdown_artifact(
+            "# Summary\n\nSee [the docs](https://docs.prefect.io) and "
+            f"![pixel]({PIXEL_PNG})\n", key="summary", description="run summary")
+        create_table_artifact([{"region": "eu", "rows": 3}, {"region": "us", "rows": 5}],
+                              key="rows-by-region", description="list of dicts")
+        create_table_artifact({"region": ["eu", "us"], "rows": [3, 5]},
+                              key="rows-by-column", description="dict of lists")
+        create_link_artifact("https://docs.prefect.io/", link_text="Prefect docs",
+                             key="docs-link", description="a link")
+        create_progress_artifact(42.0, key="progress", description="progress")
+        create_image_artifact(PIXEL_PNG, key="pixel", description="an image")
+
+    @flow(name="debug-artifacts")
+    def artifacts() -> None:
+        report_artifacts()
+
+    def crashing(fn: Any) -> Any:
+        """Run `fn`, whose `Abort` ends the process's flow call: hand back its run's state.
+        Prefect logs a crash's traceback at DEBUG ("Crash details:"): the run logs at DEBUG."""
+        def run(return_state: bool = False) -> Any:
+            import logging
+
+            from prefect import get_client as prefect_client
+
+            logger = logging.getLogger("prefect")
+            level = logger.level
+            logger.setLevel(logging.DEBUG)
+            try:
+                return fn(return_state=return_state)
+            except Abort:
+                with prefect_client(sync_client=True) as api:
+                    return api.read_flow_run(attempts["crash_run"]).state
+            finally:
+                logger.setLevel(level)
+        return run
+
     def sized(fn: Any, n: int) -> Any:
         def run(return_state: bool = False) -> Any:
             return fn(n, return_state=return_state)
@@ -193,6 +300,8 @@ def define_flows() -> dict[str, Any]:
         "slow": slow_pipeline, "hostile": hostile,
         **{f"named_{n}": sized(named_squares, n) for n in NAMED_SIZES},
         "load_files": load_files, "retried": retried, "task_and_subflow": task_and_subflow,
+        "task_error": task_error, "subflow_error": subflow_error,
+        "retries_error": retries_error, "crash": crashing(crash), "artifacts": artifacts,
     }
 
 
@@ -220,6 +329,8 @@ def run_in_subprocess(names: list[str], env: dict[str, str],
 
 
 DEFAULT = ["hello", "failing", "retrying", "mapped", "subflow", "persisted", "diamond", "slow"]
+#: what the demo and the notebooks' throwaway server run: the defaults and the failed runs
+DEMO = [*DEFAULT, *DEBUGGING]
 
 
 def main(argv: list[str] | None = None) -> None:

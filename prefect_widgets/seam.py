@@ -27,6 +27,11 @@ PROVIDERS: dict[str, str] = {
     "flow_run_list_html": "prefect_widgets.html:flow_run_list_html",
     "task_run_list_html": "prefect_widgets.html:task_run_list_html",
     "log_list_html": "prefect_widgets.html:log_list_html",
+    # debugging displays (issue 18): failures, artifacts, state histories
+    "failure_html": "prefect_widgets.html:failure_html",
+    "artifact_html": "prefect_widgets.html:artifact_html",
+    "artifact_list_html": "prefect_widgets.html:artifact_list_html",
+    "state_history_html": "prefect_widgets.html:state_history_html",
     # figures, reports, widgets (presentation)
     "plot_gantt": "prefect_widgets.gantt:plot_gantt",
     "plot_concurrency": "prefect_widgets.plots:plot_concurrency",

@@ -8,10 +8,15 @@ Order: explicit arguments > `configure(...)` > environment (`PREFECT_API_URL`,
 from __future__ import annotations
 
 import os
+import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
 
 from .errors import ConfigurationError
 
@@ -20,7 +25,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Settings", "resolve_settings", "configure", "prefect_home"]
+__all__ = ["Settings", "resolve_settings", "configure", "prefect_home", "validate_api_url",
+           "redact_url"]
 
 _SETTING_NAMES = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
 
@@ -124,20 +130,58 @@ def resolve_settings(
             "http://127.0.0.1:4200/api), pass api_url=..., use a Prefect profile with "
             "PREFECT_API_URL, or try `prefect-widgets demo` for a throwaway local server."
         )
-    if not url.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"PREFECT_API_URL must start with http:// or https://, got {url!r}.")
-    if "@" in url.split("//", 1)[1].split("/", 1)[0]:
-        raise ConfigurationError("PREFECT_API_URL must not carry credentials (user:pass@host); "
-                                 "put them in PREFECT_API_AUTH_STRING instead.")
+    url = validate_api_url(url)
     ui = os.environ.get("PREFECT_UI_URL") or from_profile.get("PREFECT_UI_URL")
     return Settings(
-        api_url=url.rstrip("/"),
+        api_url=url,
         api_key=values["PREFECT_API_KEY"],
         auth_string=values["PREFECT_API_AUTH_STRING"],
         profile=name,
         ui_url=ui or ui_url_for(url),
     )
+
+
+_USERINFO = re.compile(r"(?<=://)[^\s'\"]*@")  # greedy: a password may hold "/" or "@"
+
+
+def redact_url(text: str) -> str:
+    """`text` with the `user:password@` part of any URL in it replaced by `***@`."""
+    return _USERINFO.sub("***@", text)
+
+
+def validate_api_url(url: str) -> str:
+    """The API URL every request path is appended to, checked once: http(s), a host, no
+    credentials, query, fragment, dot segment or control character. Raises
+    `ConfigurationError` (which never shows a password); returns it without a trailing '/'."""
+    if "@" in url:  # anywhere: a password holding "/" would end the host part early
+        raise ConfigurationError(
+            "PREFECT_API_URL must not carry credentials (user:password@host): remove them "
+            "from the URL and set PREFECT_API_AUTH_STRING (self-hosted) or PREFECT_API_KEY "
+            "(Prefect Cloud) instead.")
+    shown = url[:200]
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme.lower() not in ("http", "https"):
+        raise ConfigurationError(
+            f"PREFECT_API_URL must start with http:// or https://, got {shown!r}.")
+    if "?" in url or "#" in url:
+        raise ConfigurationError(
+            f"PREFECT_API_URL must not carry a query or fragment ('?' or '#'), got {shown!r}: "
+            "it is the base every API path is appended to, e.g. http://127.0.0.1:4200/api.")
+    if "\\" in url or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url):
+        raise ConfigurationError(
+            f"PREFECT_API_URL contains a space, backslash or control character: {shown!r}.")
+    if any(part in (".", "..") for part in unquote(urlsplit(url).path).split("/")):
+        raise ConfigurationError(
+            f"PREFECT_API_URL must not contain '.' or '..' path segments, got {shown!r}.")
+    try:
+        parsed = httpx.URL(url)
+        valid = bool(parsed.host) and (parsed.port or 0) <= 65535
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        valid = False
+    if not valid:
+        raise ConfigurationError(f"PREFECT_API_URL is not a valid http(s) URL with a host: "
+                                 f"{shown!r}.")
+    return url.rstrip("/")
 
 
 def ui_url_for(api_url: str) -> str | None:

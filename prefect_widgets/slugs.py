@@ -84,5 +84,6 @@ def match_slug(views: Sequence[_TaskRun], slug: str, map_index: int | None) -> _
         return keyed[0]
     if not keyed:
         raise NotFound(f"No task run matches slug {slug!r} in this flow run (a slug is a task "
-                       "run name like 'say_hello-4a1', a task key, or a task name).")
+                       "run name like 'say_hello-4a1', a task key, or a task name; runs with a "
+                       "custom task_run_name are found by their task function's name).")
     raise _ambiguous(slug, keyed, "pass map_index= or a task run name/id")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from ._parse import parse_datetime
+from .errors import BadResponse
+from .formatting import shorten, visible
+from .options import display
 from .seam import Displayed
 
-__all__ = ["State", "STATE_TYPES", "FINISHED_TYPES", "STATE_COLORS"]
+__all__ = ["State", "STATE_TYPES", "FINISHED_TYPES", "STATE_COLORS", "UNKNOWN_STATE_COLOR"]
 
 #: Every state type of the Prefect 3 server, in lifecycle order.
 STATE_TYPES: tuple[str, ...] = (
@@ -23,6 +27,18 @@ STATE_COLORS: dict[str, str] = {
     "SCHEDULED": "#d97706", "PENDING": "#b45309", "PAUSED": "#7c3aed",
     "CANCELLING": "#6b7280", "CANCELLED": "#4b5563",
 }
+
+
+#: colour of a state type Prefect 3.8 does not define
+UNKNOWN_STATE_COLOR = "#9ca3af"
+
+
+def _text(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadResponse(f"A run state's {key!r} from the server is not a string: "
+                          f"{value!r:.60}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -41,18 +57,27 @@ class State(Displayed):
 
     @classmethod
     def from_json(cls, body: dict[str, Any] | None) -> State:
-        """Build from the API's state object; a missing state reads as Pending."""
+        """Build from the API's state object; a missing state reads as Pending. A state type
+        Prefect 3.8 does not define is kept as sent (upper case); a malformed state object
+        is `BadResponse`."""
         if not body:
             return cls.pending()
-        type_ = str(body.get("type") or "PENDING").upper()
+        if not isinstance(body, Mapping):
+            raise BadResponse(f"A run state from the server is not a JSON object: {body!r:.60}.")
+        type_ = _text(body, "type") or "PENDING"
+        details = body.get("state_details") or {}
+        if not isinstance(details, Mapping):
+            raise BadResponse("A run state's state_details from the server is not an object.")
+        timestamp = parse_datetime(body.get("timestamp"))
         return cls(
-            type=type_,
-            name=body.get("name") or type_.title(),
-            message=body.get("message") or None,
-            timestamp=parse_datetime(body.get("timestamp")),
+            type=type_.upper(),
+            name=_text(body, "name") or type_.title(),
+            message=_text(body, "message") or None,
+            timestamp=timestamp.replace(tzinfo=timezone.utc)
+            if timestamp is not None and timestamp.tzinfo is None else timestamp,
             data=body.get("data"),
-            state_details=body.get("state_details") or {},
-            id=body.get("id"),
+            state_details=dict(details),
+            id=_text(body, "id"),
         )
 
     @classmethod
@@ -87,7 +112,9 @@ class State(Displayed):
         return self.type == "PAUSED"
 
     def __repr__(self) -> str:
+        """`<Failed: "message">`, terminal-safe and bounded (`display.max_text`)."""
+        name = visible(shorten(str(self.name), display.max_text))
         if self.message:
-            return f'<{self.name}: "{self.message}">'
-        return f"<{self.name}>"
+            return f'<{name}: "{visible(shorten(self.message, display.max_text))}">'
+        return f"<{name}>"
 

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from . import _ops
 from ._parse import check_uuid
-from .client import AsyncClient, Client, Operation, get_client
+from .artifacts import ArtifactList, read_artifacts
+from .client import AsyncClient, Client, Operation, api_path, get_client
 from .errors import InvalidRequest, NotFound
-from .logs import LogList, read_logs
+from .logs import LogList, read_logs, with_task_names
 from .records import (
     TASK_RUN_COLUMNS,
     duration_of,
@@ -32,6 +33,7 @@ from .records import (
     ordered_task_runs,
     retries_of,
     states_from_json,
+    task_inputs_of,
     task_name_of,
     task_run_fields,
     upstream_ids,
@@ -41,12 +43,16 @@ from .run_lists import FlowRunList, TaskRunList
 from .rundata import RunData, task_rows_except_finished
 from .seam import Displayed, provided
 from .slugs import NOT_MAPPED, check_map_index, match_slug, slug_matches
+from .state_history import StateHistory, state_history
 from .states import State
+from .tracebacks import Failure, failure_of
 
 if TYPE_CHECKING:
     import anywidget
     import pandas as pd
     import plotly.graph_objects as go
+
+    from .records import TaskInput
 
 
 __all__ = ["FlowView", "FlowRunView", "TaskRunView"]
@@ -148,9 +154,11 @@ class FlowView(Displayed):
 
     @staticmethod
     def _read_name(name: str) -> Operation[dict]:
+        """Any name Prefect accepts, sent as one percent-encoded path segment."""
         if not isinstance(name, str) or not name:
             raise InvalidRequest("flow name must be a non-empty string.")
-        return _ops.get(f"/flows/name/{name}", f"No flow named {name!r} on this server.")
+        return _ops.get(api_path("flows", "name", name), f"No flow named {name!r} on this "
+                        "server.")
 
     @classmethod
     def from_flow_id(cls, flow_id: str, *, client: Client | None = None) -> FlowView:
@@ -181,7 +189,12 @@ class FlowView(Displayed):
                                  client=self.client, **filters)
 
     def __repr__(self) -> str:
-        return f"FlowView(flow_id={self.flow_id!r}, name={self.name!r}, tags={list(self.tags)!r})"
+        from .formatting import shorten, visible
+        from .options import display
+
+        name, tags = (visible(shorten(repr(v), display.max_text))
+                      for v in (self.name, list(self.tags)))
+        return f"FlowView(flow_id={self.flow_id!r}, name={name}, tags={tags})"
 
 
 # --------------------------------------------------------------------------- runs
@@ -352,8 +365,10 @@ class TaskRunView(_Run, _Queries[TaskRunList]):
 
     def get_logs(self, *, end_time: datetime | None = _SNAPSHOT, **kwargs: Any) -> LogList:
         """This task run's logs, oldest first (see `FlowRunView.get_logs`)."""
-        return read_logs(get_client(self.client), task_run_id=self.task_run_id,
+        logs = read_logs(get_client(self.client), task_run_id=self.task_run_id,
                          end_time=_snapshot_end(self, end_time), **kwargs)
+        return LogList(with_task_names(logs, {self.task_run_id: (self.name, self.task_name)},
+                                       get_client(self.client)))
 
     def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
         """Load the task run's persisted result (JSON; pickle only with `allow_pickle=True`).
@@ -370,9 +385,43 @@ class TaskRunView(_Run, _Queries[TaskRunList]):
             return self._cache.values[key]
 
     def __repr__(self) -> str:
+        from .formatting import shorten, visible
+        from .options import display
+
         result = "<loaded>" if "result" in self._cache.values else "<not loaded>"
-        return (f"TaskRunView(task_run_id={self.task_run_id!r}, task_key={self.task_key!r}, "
-                f"name={self.name!r}, state={self.state!r}, result={result})")
+        key, name, state = (visible(shorten(repr(v), display.max_text))
+                            for v in (self.task_key, self.name, self.state))
+        return (f"TaskRunView(task_run_id={self.task_run_id!r}, task_key={key}, "
+                f"name={name}, state={state}, result={result})")
+
+    # ---- debugging (issue 18)
+
+    @property
+    def state_history(self) -> StateHistory:
+        """The state history with the time spent in each state (`states`, timed)."""
+        return state_history(self.states)
+
+    @property
+    def inputs(self) -> dict[str, tuple[TaskInput, ...]]:
+        """Each argument (and ``wait_for``) with where its value came from: upstream task
+        runs, flow parameters or constants (`records.TaskInput`)."""
+        return task_inputs_of(self.task_inputs)
+
+    @property
+    def error(self) -> Failure | None:
+        """Why this task run failed or crashed (None if it did not): the state's message and
+        the traceback from its logs (one read of its log, then cached)."""
+        if self.state.type not in ("FAILED", "CRASHED"):
+            return None
+        return self._cached("error", lambda: failure_of(
+            self.state, self.get_logs(end_time=None), flow_run_id=self.flow_run_id,
+            task_run_id=self.task_run_id, run_name=self.name, task_name=self.task_name))
+
+    @property
+    def artifacts(self) -> ArtifactList:
+        """The artifacts this task run created, oldest first (read once)."""
+        return self._cached("artifacts", lambda: read_artifacts(
+            get_client(self.client), task_run_id=self.task_run_id))
 
 
 def _with_map_index(view: TaskRunView, known: TaskRunView) -> TaskRunView:
@@ -659,8 +708,9 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         As in Prefect 1, an unfinished snapshot reads logs up to its `updated_at` (call
         `get_latest()` for newer ones, or pass `end_time=None`); a finished one reads all.
         """
-        return read_logs(get_client(self.client), flow_run_id=self.flow_run_id,
+        logs = read_logs(get_client(self.client), flow_run_id=self.flow_run_id,
                          end_time=_snapshot_end(self, end_time), **kwargs)
+        return LogList(with_task_names(logs, self._task_names(), get_client(self.client)))
 
     def get_result(self, *, storage_path: str | None = None, allow_pickle: bool = False) -> Any:
         """Load the flow run's persisted return value, once per view
@@ -674,6 +724,10 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
                 raise InvalidRequest("columns= takes 'timeline' or a list of column names.")
             return self.data.timeline(progress).copy()
         if columns is not None:
+            if not isinstance(columns, (list, tuple)) or \
+                    not all(isinstance(c, str) for c in columns):
+                raise InvalidRequest("columns= takes 'timeline' or a list of column names, "
+                                     f"not {type(columns).__name__}.")
             unknown = [c for c in columns if c not in TASK_RUN_COLUMNS]
             if unknown:
                 raise InvalidRequest(f"Unknown column {unknown[0]!r}; available: "
@@ -688,10 +742,10 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         """A plotly Gantt figure of this run's task runs (see `prefect_widgets.gantt`)."""
         return provided("plot_gantt")(self, color_by=color_by, group_by=group_by, **kwargs)
 
-    def to_html(self, path: Any = None, *, include_plotlyjs: Any = True) -> str:
-        """A self-contained HTML report, also written to `path` if given
-        (see `prefect_widgets.report`)."""
-        return provided("flow_run_report")(self, path, include_plotlyjs=include_plotlyjs)
+    def to_html(self, path: Any = None) -> str:
+        """A self-contained HTML report (no network, no plotly.js), also written to `path`
+        if given (see `prefect_widgets.report`)."""
+        return provided("flow_run_report")(self, path)
 
     def widget(self, live: bool = True, **kwargs: Any) -> anywidget.AnyWidget:
         """A live anywidget timeline of this run (see `prefect_widgets.widget`)."""
@@ -714,5 +768,79 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         return provided("concurrency")(self)
 
     def __repr__(self) -> str:
-        return (f"FlowRunView(flow_run_id={self.flow_run_id!r}, name={self.name!r}, "
-                f"state={self.state!r}, cached_task_runs={self.cached_task_runs})")
+        from .formatting import shorten, visible
+        from .options import display
+
+        name, state = (visible(shorten(repr(v), display.max_text))
+                       for v in (self.name, self.state))
+        return (f"FlowRunView(flow_run_id={self.flow_run_id!r}, name={name}, "
+                f"state={state}, cached_task_runs={self.cached_task_runs})")
+
+    # ---- debugging (issue 18)
+
+    def _task_names(self) -> dict[str, tuple[str, str]]:
+        """task run id → (run name, task name): from the snapshot's task runs when read,
+        else filled by `with_task_names` as log lines need them."""
+        names: dict[str, tuple[str, str]] = self.data.once("task_run_names", dict)
+        if self.data.holds("task_views"):
+            names.update((v.task_run_id, (v.name, v.task_name)) for v in self.task_runs())
+        return names
+
+    @property
+    def state_history(self) -> StateHistory:
+        """The state history with the time spent in each state (`states`, timed)."""
+        return state_history(self.states)
+
+    @property
+    def artifacts(self) -> ArtifactList:
+        """The artifacts of this flow run (its tasks' included), oldest first (read once)."""
+        return self._cached("artifacts", lambda: read_artifacts(
+            get_client(self.client), flow_run_id=self.flow_run_id))
+
+    def _error_logs(self) -> LogList:
+        """This run's ERROR and CRITICAL lines (where Prefect logs tracebacks), read once."""
+        return self._cached("error_logs", lambda: self.get_logs(level="ERROR", end_time=None))
+
+    @property
+    def error(self) -> Failure | None:
+        """Why this flow run failed or crashed (None if it did not): its state message and
+        the traceback its own log lines hold (a crash's is at DEBUG level)."""
+        if self.state.type not in ("FAILED", "CRASHED"):
+            return None
+
+        def load() -> Failure | None:
+            own = [e for e in self._error_logs() if e.task_run_id is None]
+            found = failure_of(self.state, own, flow_run_id=self.flow_run_id,
+                               run_name=self.name)
+            if found is not None and found.traceback is None:
+                own = [e for e in self.get_logs(end_time=None) if e.task_run_id is None]
+                found = failure_of(self.state, own, flow_run_id=self.flow_run_id,
+                                   run_name=self.name)
+            return found
+        return self._cached("error", load)
+
+    def failures(self) -> list[Failure]:
+        """The errors of this run's failed and crashed task runs in run order, those of
+        subflow runs in their place; the flow run's own error if no task run failed."""
+        def load() -> list[Failure]:
+            failed = [t for t in self.task_runs() if t.state.type in ("FAILED", "CRASHED")]
+            lines: dict[str | None, list[Any]] = {}
+            for entry in self._error_logs() if failed else ():
+                lines.setdefault(entry.task_run_id, []).append(entry)
+            found: list[Failure] = []
+            for task in failed:
+                if task.child_flow_run_id:
+                    found += FlowRunView.from_flow_run_id(
+                        task.child_flow_run_id, client=self.client).failures()
+                    continue
+                failure = failure_of(task.state, lines.get(task.task_run_id, []),
+                                     flow_run_id=self.flow_run_id,
+                                     task_run_id=task.task_run_id, run_name=task.name,
+                                     task_name=task.task_name)
+                if failure is not None and failure.traceback is None:
+                    failure = task.error  # a crash's traceback is in a DEBUG line
+                if failure is not None:
+                    found.append(failure)
+            own = self.error
+            return found or ([own] if own else [])
+        return self._cached("failures", load)

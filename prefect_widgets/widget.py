@@ -9,7 +9,9 @@ patches. A view that renders (a second view, a page reload) asks for a resync: t
 `timeline` trait is then re-encoded if patches were sent since it was last set.
 
 Long module: the widget's sync protocol (whole timeline, patches, resync on render, details
-on demand, polling and settling) is one state machine around one frame and one lock.
+on demand, polling and settling) is one state machine around one frame and one lock; the
+details panel's payload (`run_details`: error, state history, artifacts) is built here too,
+beside the trait it fills.
 """
 
 from __future__ import annotations
@@ -18,23 +20,32 @@ import atexit
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
 import pandas as pd
 import traitlets
+from markupsafe import Markup
 
 from ._timeline_encoding import encode_patch, encode_timeline
 from .errors import PrefectWidgetsError
-from .records import retries_of, task_runs_frame, timeline_from_tasks
+from .formatting import shorten, visible
+from .options import display
+from .records import task_runs_frame, timeline_from_tasks
 from .rundata import graph_nodes_since, subflow_task_rows, task_rows_by_id
 from .states import FINISHED_TYPES
 from .views import FlowRunView, TaskRunView
 
-__all__ = ["FlowRunWidget"]
+if TYPE_CHECKING:
+    from .artifacts import Artifact
+    from .state_history import StateHistory
+    from .tracebacks import Failure, Frame, TracebackSection
+
+__all__ = ["FlowRunWidget", "run_details", "failure_payload"]
 
 _STATIC = Path(__file__).parent / "static"
 _live_widgets: weakref.WeakSet[FlowRunWidget] = weakref.WeakSet()
@@ -62,13 +73,19 @@ def _encodable(frame: pd.DataFrame) -> pd.DataFrame:
     map_index = pd.array(frame["map_index"], dtype="Int64").fillna(-1).to_numpy("int64")
     map_index[single] = -1
     return pd.DataFrame({
-        "task_key": names,
+        "task_key": [shorten(name, display.max_text) for name in names],
         "map_index": map_index,
         "state_type": frame["state_type"].astype(str).to_numpy(object),
         "start_time": frame["start_time"], "end_time": frame["end_time"],
         "run_count": frame["run_count"].to_numpy("int64") if "run_count" in frame else 1,
         "kind": subflow.astype("uint8"),
     }, index=frame.index)
+
+
+def _bounded(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with each string cut to `display.max_text` characters."""
+    return {k: shorten(v, display.max_text) if isinstance(v, str) else v
+            for k, v in fields.items()}
 
 
 def _changed(fresh: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
@@ -97,6 +114,8 @@ class FlowRunWidget(anywidget.AnyWidget):
     timeline = traitlets.Dict().tag(sync=True)
     selected_index = traitlets.Int(-1).tag(sync=True)
     state_filter = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: the details panel of the row clicked last (`run_details`), set on the browser's ask
+    details = traitlets.Dict().tag(sync=True)
 
     def __init__(self, flow_run: FlowRunView | str, live: bool = True,
                  interval: float = 2.0, settle: float = 15.0, critical_path: bool = False,
@@ -139,11 +158,12 @@ class FlowRunWidget(anywidget.AnyWidget):
         return graph_nodes_since(self.flow_run.data.client, self.flow_run.flow_run_id, since)
 
     def _set_header(self, error: str | None = None) -> None:
+        """The header trait; every string in it cut to `display.max_text` characters."""
         run = self.flow_run
         counts = self._frame["state_type"].astype(str).value_counts() if len(self._frame) else {}
         subflows = int((self._frame["kind"].astype(str) == "subflow-run").sum()) \
             if len(self._frame) else 0
-        self.header = {
+        self.header = _bounded({
             "run_name": run.name, "flow_name": self._flow_name(), "state_type": run.state.type,
             "state_name": run.state.name, "state_message": run.state.message,
             "start_ms": _ms(run.start_time), "end_ms": _ms(run.end_time), "ui_url": run.ui_url,
@@ -152,7 +172,7 @@ class FlowRunWidget(anywidget.AnyWidget):
             "live": self._thread is not None and not self._stop.is_set()
             and not run.state.is_finished(),
             "error": error,
-        }
+        })
 
     def _flow_name(self) -> str:
         try:
@@ -401,28 +421,7 @@ class FlowRunWidget(anywidget.AnyWidget):
             if not 0 <= index < len(self._frame):
                 return
             task_id, child = self._row(index)
-        self.send({"type": "details", "index": index, "fields": self._details(task_id, child)})
-
-    def _details(self, task_id: str, child: str | None) -> dict[str, Any]:
-        fields: dict[str, Any] = {"kind": "Subflow run" if child else "Task run"}
-        if child:
-            fields["child_flow_run_id"] = child
-            try:
-                sub = FlowRunView.from_flow_run_id(child, client=self.flow_run.client)
-                fields.update(subflow_run=sub.name, subflow_state=sub.state.name)
-            except PrefectWidgetsError as exc:
-                fields["subflow_error"] = str(exc)
-        fields["id"] = task_id
-        try:
-            task = TaskRunView.from_task_run_id(task_id, client=self.flow_run.client)
-            fields.update(name=task.name, state=task.state.name,
-                          message=task.state.message or "", run_count=task.run_count,
-                          retries=retries_of(task.run_count),
-                          start=str(task.start_time or ""), end=str(task.end_time or ""),
-                          duration=str(task.duration or ""), tags=", ".join(task.tags))
-        except PrefectWidgetsError as exc:
-            fields["error"] = str(exc)
-        return fields
+        self.details = run_details(index, task_id, child, self.flow_run.client)
 
     @property
     def is_polling(self) -> bool:
@@ -439,7 +438,7 @@ class FlowRunWidget(anywidget.AnyWidget):
         super().close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        from .html import flow_run_html
+        from .html import flow_run_html, plain_text
 
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
@@ -448,8 +447,137 @@ class FlowRunWidget(anywidget.AnyWidget):
                 data["text/html"] = flow_run_html(self.flow_run)
             except PrefectWidgetsError:
                 pass
-            data["text/plain"] = repr(self.flow_run)
+            data["text/plain"] = plain_text(self.flow_run)
         return bundle
+
+
+# --------------------------------------------------------------------------- details panel
+# What the panel shows beyond the row the browser has (state, times, retries): names, the
+# error of a failed run, its artifacts and state history. Built from the model's views and
+# records; every list and string bounded (`_DETAIL_ITEMS`, `display.max_text`).
+
+#: frames per traceback section, states and artifacts in the panel (head and tail beyond)
+_DETAIL_ITEMS = 30
+#: traceback sections (exceptions of a chain) shown, the last ones
+_SECTIONS = 5
+#: characters of one artifact's HTML and of one folded run of frames
+_ARTIFACT_HTML, _FOLDED_TEXT = 20_000, 4_000
+
+
+def _text(value: Any, limit: int | None = None) -> str:
+    """Text for the panel: invisible and bidi characters shown escaped, cut to `limit`."""
+    return visible(shorten("" if value is None else str(value), limit or display.max_text),
+                   "\n")
+
+
+def _head_tail(items: list[Any]) -> tuple[list[Any], int, list[Any]]:
+    if len(items) <= _DETAIL_ITEMS:
+        return items, 0, []
+    half = _DETAIL_ITEMS // 2
+    return items[:half], len(items) - 2 * half, items[-half:]
+
+
+def _section_payload(section: TracebackSection) -> dict[str, Any]:
+    """One exception of a traceback: user frames as items, each run of other frames folded
+    into one item (how many, their origins, their text), and the exception line."""
+    head, _, tail = _head_tail([f for f in section.frames if f.is_user])
+    keep = {id(f) for f in head + tail}
+    items: list[dict[str, Any]] = []
+    folded: list[Frame] = []
+
+    def fold() -> None:
+        if folded:
+            items.append({"folded": len(folded),
+                          "origins": " and ".join(sorted({f.origin for f in folded})),
+                          "text": _text("\n".join(map(str, folded)), _FOLDED_TEXT)})
+            folded.clear()
+
+    for frame in section.frames:
+        if id(frame) in keep:
+            fold()
+            items.append({"frame": _text(frame, 500)})
+        else:
+            folded.append(frame)
+    fold()
+    return {"follows": section.follows, "items": items,
+            "exception": _text(section.exception_line)}
+
+
+def failure_payload(failure: Failure, where: str = "") -> dict[str, Any]:
+    """A `Failure` for the panel: state, message, exception line and traceback sections;
+    `where` names the run that failed when it is not the row's (a task run of a subflow)."""
+    sections = failure.traceback.sections if failure.traceback is not None else ()
+    return {"state_type": failure.state_type, "state_name": _text(failure.state_name, 80),
+            "message": _text(failure.message), "exception_line": _text(failure.exception_line),
+            "where": _text(where), "sections": [_section_payload(s) for s in sections[-_SECTIONS:]],
+            "sections_more": max(0, len(sections) - _SECTIONS)}
+
+
+def _states_payload(history: StateHistory) -> tuple[list[dict[str, Any]], int]:
+    head, hidden, tail = _head_tail(list(history))
+    return [{"type": s.state.type, "name": _text(s.state.name, 80), "start_ms": _ms(s.start),
+             "duration_ms": s.duration.total_seconds() * 1000 if s.duration else None,
+             "message": _text(s.message)} for s in head + tail], hidden
+
+
+def _artifact_payload(artifact: Artifact) -> dict[str, Any]:
+    """An artifact as the reprs render it (`html.artifact_body`: markdown sanitised, tables
+    bounded, only safe URLs); over `_ARTIFACT_HTML` characters it is named, not shown."""
+    from .html.debug import artifact_body
+
+    html = str(artifact_body(artifact))
+    if len(html) > _ARTIFACT_HTML:
+        html = str(Markup('<div class="pw-artifact"><span class="pw-chip">{}</span> {} '
+                          '<span class="pw-muted">too large for this panel ({:,} characters '
+                          'of HTML): see <code>.artifacts</code></span></div>').format(
+                              artifact.kind, shorten(artifact.key or "", 200), len(html)))
+    return {"key": _text(artifact.key, 200), "kind": artifact.kind, "html": html}
+
+
+def run_details(index: int, task_id: str, child: str | None, client: Any) -> dict[str, Any]:
+    """The details panel of row `index`: its task run (`task_id`) or, for a subflow row, the
+    subflow run (`child`): `fields` (label/value pairs the row does not already show),
+    `failure` (`failure_payload`, of a failed or crashed run), `states` (state history with
+    durations), `artifacts` (sanitised HTML) and `problems` (parts that could not be read)."""
+    problems: list[str] = []
+
+    def attempt(what: str, load: Callable[[], Any]) -> Any:
+        try:
+            return load()
+        except PrefectWidgetsError as exc:
+            problems.append(_text(f"Could not read {what}: {exc}", 500))
+            return None
+
+    task = attempt("the task run", lambda: TaskRunView.from_task_run_id(task_id, client=client))
+    sub = attempt("the subflow run", lambda: FlowRunView.from_flow_run_id(
+        child, client=client)) if child else None
+    run: TaskRunView | FlowRunView | None = sub or task
+    fields: list[tuple[str, str]] = []
+    if task is not None:
+        fields += [("Name", task.name), ("Task run id", task_id)]
+    if sub is not None:
+        fields += [("Subflow run", sub.name), ("Flow run id", sub.flow_run_id)]
+    failure: Failure | None = None
+    if run is not None and run.state.type in ("FAILED", "CRASHED"):
+        failure = attempt("the error", lambda: (sub.failures() or [None])[0]
+                          if sub is not None else task.error)
+    elif run is not None and run.state.message:
+        fields.append(("Message", run.state.message))
+    if task is not None and task.tags:
+        fields.append(("Tags", ", ".join(task.tags)))
+    history = attempt("the state history", lambda: run.state_history) if run else None
+    states, states_more = _states_payload(history) if history is not None else ([], 0)
+    artifacts = (attempt("the artifacts", lambda: run.artifacts) if run else None) or []
+    return {
+        "index": index, "task_run_id": task_id,
+        "fields": [[label, _text(value)] for label, value in fields],
+        "failure": failure_payload(failure, "" if failure.task_run_id == task_id else
+                                   f"in {failure.run_name}") if failure is not None else None,
+        "states": states, "states_more": states_more,
+        "artifacts": [_artifact_payload(a) for a in artifacts[:_DETAIL_ITEMS]],
+        "artifacts_more": max(0, len(artifacts) - _DETAIL_ITEMS),
+        "problems": problems,
+    }
 
 
 def _same_time(a: Any, b: Any) -> bool:

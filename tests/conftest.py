@@ -11,7 +11,7 @@ import pytest
 
 import prefect_widgets
 from prefect_widgets.client import Client
-from prefect_widgets.samples import run_in_subprocess, wait_until_recorded
+from prefect_widgets.samples import DEBUGGING, run_in_subprocess, wait_until_recorded
 from prefect_widgets.server import LocalServer
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -72,6 +72,14 @@ def _configured(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     prefect_widgets.configure()
 
 
+@pytest.fixture(scope="session")
+def debug_runs(prefect_server: PrefectServer) -> dict[str, str]:
+    """The failed runs and the artifacts run of `samples.DEBUGGING` (issue 18), run once."""
+    found = prefect_server.run_flows(*DEBUGGING)
+    wait_until_recorded(prefect_server.api_url, list(found.values()))
+    return found
+
+
 @pytest.fixture
 def client(api_url: str):
     with Client(api_url) as c:
@@ -101,3 +109,26 @@ def counting(api_url):
     transport = CountingTransport()
     with Client(api_url, transport=transport) as client:
         yield client, transport
+
+
+# ------------------------------------------------------------------ the fault matrix tally
+# Tests marked `fault_matrix` are the cases of issue 17's fault matrix: each must end in complete
+# data or a typed error within the call's deadline. The summary prints the tally.
+_FAULT_TALLY: dict[str, list[str]] = {"passed": [], "failed": []}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "fault_matrix" in report.keywords:
+        _FAULT_TALLY["passed" if report.passed else "failed"].append(report.nodeid)
+    elif report.when == "setup" and report.failed and "fault_matrix" in report.keywords:
+        _FAULT_TALLY["failed"].append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    passed, failed = len(_FAULT_TALLY["passed"]), len(_FAULT_TALLY["failed"])
+    if passed + failed:
+        terminalreporter.write_line(
+            f"fault matrix: {passed}/{passed + failed} cases ended in complete data or a typed "
+            f"error within the call's deadline")
+        for nodeid in _FAULT_TALLY["failed"]:
+            terminalreporter.write_line(f"  not held: {nodeid}")

@@ -2,11 +2,14 @@
 
 Tests arm `Fault`s per path; every request the proxy sees is recorded (method, path, query,
 headers) so tests can assert what the library sent. It can also emulate a Prefect server with
-CSRF protection enabled (`csrf=True`), which the real test server has turned off.
+CSRF protection enabled (`csrf=True`), which the real test server has turned off, and with basic
+auth (`auth_string="user:pass"`), checked inside the CSRF check as Prefect 3.8.8 does it
+(`CsrfMiddleware` wraps the API app whose `token_validation` middleware answers 401).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -32,7 +35,9 @@ class Fault:
     forward), "truncate" (forward, then cut the JSON body in half), "malform" (answer 200
     with a non-JSON body), "short" (forward, keep only the first `keep` rows of a list),
     "drop" (close the connection without answering), "echo_auth" (answer `status` with the
-    request's Authorization header in the error detail).
+    request's Authorization header in the error detail), "drip_headers" / "drip_body" (forward,
+    then send the answer's head / body one byte every `delay` s), "kill" (the proxy stops
+    listening and drops the connection: every later request is refused, as if the server died).
     `skip` matching requests pass untouched first; then the fault fires `times` times
     (None: forever) and later requests pass again.
     """
@@ -74,12 +79,14 @@ class Seen:
 class FaultProxy:
     """`with FaultProxy("http://127.0.0.1:4200") as proxy:` then use `proxy.api_url`."""
 
-    def __init__(self, upstream: str, *, csrf: bool = False) -> None:
+    def __init__(self, upstream: str, *, csrf: bool = False,
+                 auth_string: str | None = None) -> None:
         parts = urlsplit(upstream)
         self.upstream = f"{parts.scheme}://{parts.netloc}"
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
         self.csrf = csrf
+        self.auth_string = auth_string
         self.csrf_tokens: dict[str, str] = {}  # client id -> current token
         self.csrf_issued = 0
         self._lock = threading.Lock()
@@ -109,9 +116,13 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        self.kill()
+        self._http.close()
+
+    def kill(self) -> None:
+        """Stop listening: connections are refused from now on."""
         self._server.shutdown()
         self._server.server_close()
-        self._http.close()
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -177,7 +188,9 @@ class FaultProxy:
                                                {k.lower(): v for k, v in self.headers.items()},
                                                time.monotonic()))
                 fault = proxy._pick(self.command, split.path)
-                if fault is not None and fault.kind == "drop":
+                if fault is not None and fault.kind == "kill":
+                    proxy.kill()
+                if fault is not None and fault.kind in ("drop", "kill"):
                     self.close_connection = True
                     try:
                         self.connection.shutdown(socket.SHUT_RDWR)
@@ -199,6 +212,10 @@ class FaultProxy:
                     time.sleep(fault.delay)
                 if proxy.csrf and self._csrf_refused(split):
                     return None
+                if proxy.auth_string is not None and not self._authorized():
+                    return self._answer(401, b'{"exception_message": "Unauthorized"}')
+                if proxy.csrf and self._csrf_token_issued(split):
+                    return None
                 upstream = proxy._http.request(
                     self.command, self.path, content=payload,
                     headers={k: v for k, v in self.headers.items()
@@ -208,11 +225,38 @@ class FaultProxy:
                     body = body[: max(1, len(body) // 2)]
                 if fault is not None and fault.kind == "short":
                     body = json.dumps(json.loads(body)[: fault.keep]).encode()
-                self._answer(upstream.status_code, body,
-                             content_type=upstream.headers.get("content-type", "application/json"))
+                content_type = upstream.headers.get("content-type", "application/json")
+                if fault is not None and fault.kind in ("drip_headers", "drip_body"):
+                    return self._drip(upstream.status_code, body, content_type, fault)
+                self._answer(upstream.status_code, body, content_type=content_type)
 
-            def _csrf_refused(self, split) -> bool:
-                """Emulate Prefect's CSRF middleware; True if this request was answered."""
+            def _drip(self, status: int, body: bytes, content_type: str, fault: Fault) -> None:
+                head = (f"HTTP/1.1 {status} OK\r\nContent-Type: {content_type}\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode()
+                slow = head + body if fault.kind == "drip_headers" else body
+                self.close_connection = True
+                try:
+                    if fault.kind == "drip_body":
+                        self.wfile.write(head)
+                        self.wfile.flush()
+                    for i in range(len(slow)):
+                        time.sleep(fault.delay)
+                        self.wfile.write(slow[i:i + 1])
+                        self.wfile.flush()
+                except OSError:  # the client gave up: that is the point
+                    pass
+
+            def _authorized(self) -> bool:
+                header = self.headers.get("Authorization", "")
+                scheme, _, creds = header.partition(" ")
+                try:
+                    decoded = base64.b64decode(creds).decode()
+                except ValueError:
+                    return False
+                return scheme == "Basic" and decoded == proxy.auth_string
+
+            def _csrf_token_issued(self, split) -> bool:
+                """Emulate Prefect's /csrf-token route; True if this request was answered."""
                 if split.path.endswith("/csrf-token") and self.command == "GET":
                     client = (parse_qs(split.query).get("client") or [""])[0]
                     if not client:
@@ -226,6 +270,10 @@ class FaultProxy:
                     self._answer(200, json.dumps({"token": token, "client": client,
                                                   "expiration": expires.isoformat()}).encode())
                     return True
+                return False
+
+            def _csrf_refused(self, split) -> bool:
+                """Emulate Prefect's CSRF middleware; True if this request was refused."""
                 if self.command in ("POST", "PUT", "PATCH", "DELETE"):
                     client = self.headers.get("Prefect-Csrf-Client", "")
                     token = self.headers.get("Prefect-Csrf-Token", "")

@@ -286,7 +286,7 @@ def test_logs_of_the_hello_run(runs):
     lines = [line.split("\t") for line in plain.splitlines()]
     messages = [line[-1] for line in lines]
     assert "Hello, WORLD!" in messages and "Saying hello to world" in messages
-    assert all(len(line) == 5 for line in lines)
+    assert all(len(line) == 7 for line in lines)  # LOG_COLUMNS
     table = cli("--output", "table", "logs", runs["hello"]).stdout
     assert "Hello, WORLD!" in table and "INFO" in table
     as_json = cli_json("logs", runs["hello"])

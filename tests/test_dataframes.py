@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from prefect_widgets import FlowRunView, InvalidRequest, TaskRunView
-from prefect_widgets.dataframes import TASK_RUN_COLUMNS, TIMELINE_COLUMNS, task_runs_frame
+from prefect_widgets.dataframes import (
+    FLOW_RUN_COLUMNS,
+    TASK_RUN_COLUMNS,
+    TIMELINE_COLUMNS,
+    task_runs_frame,
+)
+from prefect_widgets.run_lists import FlowRunList
 from prefect_widgets.samples import MAPPED_SIZE
 from prefect_widgets.states import STATE_TYPES
 
@@ -172,3 +178,14 @@ def test_progress_bar_off_and_forced(runs, capsys):
     assert "task runs" not in capsys.readouterr().err
     view.get_latest().to_dataframe(progress=True)
     assert "task runs" in capsys.readouterr().err
+
+
+def test_frames_lead_with_name_state_start_and_duration(runs):
+    """Issue 18: the columns a reader looks at first come first; the index is the run id."""
+    lead = ["name", "state_type", "start_time", "duration"]
+    view = FlowRunView.from_flow_run_id(runs["hello"])
+    tasks = view.to_dataframe()
+    assert list(tasks.columns[:4]) == lead and tasks.index.name == "task_run_id"
+    flows = FlowRunList([view]).to_dataframe()
+    assert list(flows.columns[:4]) == lead and flows.index.name == "flow_run_id"
+    assert list(task_runs_frame([]).columns[:4]) == lead == list(FLOW_RUN_COLUMNS)[:4]

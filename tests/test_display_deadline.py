@@ -109,15 +109,28 @@ def test_late_load_fills_the_snapshot_for_the_next_display(runs):
         assert task.name in second
 
 
-def test_task_run_repr_needs_no_request(runs, silent_url):
-    task = FlowRunView.from_flow_run_id(runs["failing"]).task_runs()[0]
+def test_task_run_repr_keeps_the_deadline_and_names_what_it_could_not_load(runs, silent_url):
+    """A failed task run's repr loads its error, artifacts, state history and upstream run
+    names (issue 18). Against a server that never answers it still renders within the
+    display deadline: the run's own record, and a note naming each part not loaded."""
     from prefect_widgets import TaskRunView
 
+    failing = FlowRunView.from_flow_run_id(runs["failing"])
+    task = next(t for t in failing.task_runs() if t.state.type == "FAILED")
     offline = TaskRunView.from_json(task.raw, Client(silent_url))
-    markup, took = _timed(offline._repr_html_)
-    assert took < 0.5 and task.name in markup
-    bundle, took = _timed(offline._repr_mimebundle_)
-    assert took < 0.5 and "text/html" in bundle
+    with option_context("display.deadline", 0.3):
+        markup, took = _timed(offline._repr_html_)
+    assert took < 0.3 + 0.4, took
+    assert task.name in markup and task.task_run_id in markup and "pw-state-failed" in markup
+    note = markup.split('<div class="pw-error pw-stale">', 1)[1].split("</div>", 1)[0]
+    assert STALE in note and "within 0.3 s" in note
+    for part in ("the artifacts", "the state history", "the error"):
+        assert part in note, part
+    bundle, took = _timed(offline._repr_mimebundle_)  # the default deadline
+    assert took < LIMIT and STALE in bundle["text/html"]
+    assert bundle["text/plain"] == repr(offline)  # the text part never waits
+    live, took = _timed(task._repr_html_)  # the same run on a server that answers: all of it
+    assert took < LIMIT and STALE not in live and "Task run encountered an exception" in live
 
 
 def test_extension_formatters_use_the_deadline(runs, silent_url):
@@ -218,3 +231,17 @@ def test_deadline_waits_on_a_load_in_progress_instead_of_starting_another():
     assert budget.result(budget.start("the thing", lambda: data.once("k", load), data, "k")) \
         == ("done", None)
     assert budget.note() is None and len(calls) == 1
+
+
+def test_run_list_names_keep_the_deadline(runs, silent_url):
+    """A run list looks up flow names within one display deadline; against a server that
+    never answers it shows each flow's short id and says what did not come."""
+    from prefect_widgets.run_lists import FlowRunList
+
+    record = FlowRunView.from_flow_run_id(runs["hello"]).raw
+    views = FlowRunList([FlowRunView.from_json(record, Client(silent_url))])
+    with option_context("display.deadline", 0.3):
+        markup, took = _timed(views._repr_html_)
+    assert took < 0.3 + 0.4, took
+    assert f'title="{record["flow_id"]}">{record["flow_id"][:8]}</span>' in markup
+    assert STALE in markup and "the name of" in markup

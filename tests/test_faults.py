@@ -21,6 +21,7 @@ from fault_proxy import Fault, FaultProxy
 from prefect_widgets import (
     BadResponse,
     Client,
+    DeadlineExceeded,
     FlowRunView,
     IncompleteData,
     InvalidRequest,
@@ -36,6 +37,7 @@ from prefect_widgets.client import AsyncClient, Call, RetryPolicy
 from prefect_widgets.samples import MAPPED_SIZE
 
 FAST = dict(max_retries=2, backoff=0.01, max_backoff=0.05)
+MARGIN = 0.5  # seconds a typed error may come after the call's deadline
 
 
 def fast_client(url: str, **kwargs) -> Client:
@@ -73,7 +75,8 @@ def assert_clean(exc: BaseException) -> None:
     assert exc.__cause__ is None
     assert exc.__context__ is None or exc.__suppress_context__
     shown = "".join(traceback.format_exception(exc))
-    assert "httpx." not in shown and "During handling" not in shown
+    raised = [line for line in shown.splitlines() if not line.startswith(" ")]  # not source
+    assert not any("httpx." in line for line in raised) and "During handling" not in shown
     assert str(exc).strip()
 
 
@@ -221,24 +224,27 @@ def test_404_on_a_view_and_on_a_query(urls, proxy, pclient):
     assert "PREFECT_API_URL" in str(info.value)
     with pytest.raises(NotFound) as info:
         FlowRunView.query(client=pclient, flow_name="hello-world")
-    assert "POST /flow_runs/filter" in str(info.value) and "ending in /api" in str(info.value)
+    assert "/flow_runs/" in str(info.value) and "PREFECT_API_URL" in str(info.value)
     assert_clean(info.value)
 
 
+@pytest.mark.fault_matrix
 @pytest.mark.parametrize("op", OPERATIONS)
 def test_read_timeout(op, urls, proxy):
+    # timeout= is the whole call's deadline: a server slower than it gets no second attempt
     with Client(proxy.api_url, timeout=0.5, retry=RetryPolicy(**FAST)) as c:
         warm(c, proxy)
         view = prepared_view(urls, c)
         proxy.add(Fault("delay", delay=3.0))
         started = time.monotonic()
-        with pytest.raises(ServerUnreachable) as info:
+        with pytest.raises(DeadlineExceeded) as info:
             OPERATIONS[op](c, urls, view)
     elapsed = time.monotonic() - started
-    assert 1.4 < elapsed < 3.0  # three attempts of 0.5 s, then a typed error
+    assert 0.45 < elapsed < 0.5 + MARGIN
     assert_clean(info.value)
     message = str(info.value)
-    assert "timed out" in message and "timeout=" in message and "ReadTimeout" in message
+    assert "0.5 s deadline" in message and "timeout=" in message
+    assert "waiting for the answer's headers" in message
 
 
 def test_permanent_5xx_is_bounded_by_max_total(urls, proxy):
@@ -387,7 +393,7 @@ def test_client_refuses_writes_before_sending(call, proxy):
     assert proxy.requests == []
 
 
-READ_POSTS = ("/filter", "/count", "/history", "/paginate")
+READ_POSTS = ("/filter", "/count", "/history")
 
 
 def test_every_request_of_a_representative_session_is_a_read(urls, proxy):

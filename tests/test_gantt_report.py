@@ -1,18 +1,16 @@
-"""The Gantt figure (offline at 10k bars, and against the server's runs) and HTML reports."""
+"""The Gantt figure, offline at 10k bars and against the server's runs (the HTML report's
+tests are in test_report.py)."""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from test_html import T0, assert_inert, audit, task_json
+from test_html import T0, task_json
 
 from prefect_widgets import FlowRunView, InvalidRequest, TaskRunView
 from prefect_widgets.gantt import WEBGL_THRESHOLD, gantt_figure, pack_lanes
 from prefect_widgets.records import task_runs_frame, timeline_from_tasks
-from prefect_widgets.report import flow_run_report, write_report
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
 from prefect_widgets.states import STATE_COLORS
 
@@ -169,47 +167,3 @@ def test_retries_and_subflow_bars(runs):
     diamond = FlowRunView.from_flow_run_id(runs["diamond"]).plot_gantt(group_by="task_name")
     assert set(diamond.layout.yaxis.ticktext) == {"extract", "slow_branch", "fast_branch",
                                                   "load"}
-
-
-def test_flow_run_report_file(runs, tmp_path):
-    view = FlowRunView.from_flow_run_id(runs["failing"])
-    path = tmp_path / "sub" / "report.html"
-    text = flow_run_report(view, path)
-    assert path.read_text(encoding="utf-8") == text
-    assert text.startswith("<!DOCTYPE html>") and "<title>Flow run " in text
-    assert 'class="pw-badge pw-state-failed"' in text and ">flow nightly-etl<" in text
-    assert "Could not connect to warehouse at db.internal:5432" in text  # failed task message
-    assert "Warehouse connection refused" in text  # log tail
-    assert "<h3>Timeline</h3>" in text and "Plotly.newPlot" in text
-    assert len(text) > 3_000_000  # plotly.js inlined: opens offline
-    assert not re.search(r'<script[^>]* src=', text)  # nothing fetched: opens offline
-    assert '<pre class="pw-text-repr-fallback">' not in text  # a full document: styles load
-    assert view.to_html() .count("Plotly.newPlot") == 1  # the FlowRunView method wraps it
-    cdn = flow_run_report(view, include_plotlyjs="cdn")
-    assert len(cdn) < 200_000 and re.search(r'<script [^>]*src="https://cdn\.plot\.ly/', cdn)
-    bare = flow_run_report(view, include_plotlyjs=False)
-    assert len(bare) < 200_000 and "Plotly.newPlot" in bare
-    assert not re.search(r'<script[^>]* src=', bare)
-
-
-def test_write_report_covers_several_runs(runs, tmp_path):
-    views = [FlowRunView.from_flow_run_id(runs[n]) for n in ("hello", "failing", "mapped")]
-    path = write_report(views, tmp_path / "all.html")
-    text = path.read_text(encoding="utf-8")
-    for view in views:
-        assert f'href="#run-{view.flow_run_id}"' in text and f'id="run-{view.flow_run_id}"' in text
-    assert text.count("Plotly.newPlot") == 3
-    assert text.count("plotly.js v") == 1  # the library is inlined once
-    assert f"{MAPPED_SIZE - 40:,} more task runs" in text  # report tables are longer, still bounded
-
-
-def test_hostile_report_is_inert(runs, tmp_path):
-    view = FlowRunView.from_flow_run_id(runs["hostile"])
-    text = flow_run_report(view, tmp_path / "hostile.html", include_plotlyjs=False)
-    found = audit(text)
-    assert found.event_attrs == [] and "img" not in found.tags
-    assert "<script>window" not in text and "<img src=x" not in text
-    assert text.count("<script") == found.tags.count("script") == 1  # the figure's own script
-    assert "&lt;script&gt;window.__pw_xss=1&lt;/script&gt;" in text
-    body = text.split("<body", 1)[1].split('<div class="pw-gantt">')[0]
-    assert_inert(body)

@@ -1,6 +1,7 @@
-"""Hostile input corpus, offline: huge, bidi, lone-surrogate and markup strings stay bounded
-and inert in every repr and in the widget's saved state (the live-server cases are in
-test_html.py, test_lab_browser.py and test_cli.py)."""
+"""Hostile input corpus (`tests/hostile.py`), offline: huge, bidi, lone-surrogate, markup and
+terminal-escape strings stay bounded and inert in every repr and in the widget's saved state
+(the live-server cases are in test_html.py, test_lab_browser.py, test_cli.py and
+test_terminal_safety.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hostile import CORPUS, MEGABYTE, assert_terminal_safe
 
 from prefect_widgets import FlowRunView, LogList, State, TaskRunView
-from prefect_widgets.html import flow_run_html, log_list_html, task_run_html
+from prefect_widgets.html import (
+    PLAIN_TEXT_STRINGS,
+    flow_run_html,
+    flow_run_text,
+    log_list_html,
+    task_run_html,
+    task_run_text,
+)
 from prefect_widgets.logs import LogEntry
+from prefect_widgets.options import display
 from prefect_widgets.samples import HOSTILE
 
-MEGABYTE = "A" * 1_000_000
-CORPUS = {**HOSTILE, "huge": MEGABYTE, "surrogate": "bad \udcff byte", "nul": "nul\x00char",
-          "newlines": "line1\nline2\r\n<b>x</b>", "huge-markup": "<script>" * 50_000}
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -99,3 +106,25 @@ def test_widget_state_is_bounded_and_never_holds_markup():
     assert HOSTILE["script"] in encoded["keys"]  # data, rendered with textContent only
     text = json.dumps({k: v for k, v in encoded.items() if isinstance(v, (list, str, int, float))})
     assert len(text) < 20_000
+
+
+#: a text/plain part: `PLAIN_TEXT_STRINGS` strings of `display.max_text`, then the marker
+PLAIN_BOUND = PLAIN_TEXT_STRINGS * display.max_text + 40
+
+
+@pytest.mark.parametrize("key", sorted(CORPUS))
+def test_text_plain_parts_are_terminal_safe_and_bounded(key):
+    text = CORPUS[key] * (5 if key == "huge" else 1)  # "huge": a 5 MB string
+    task = _task(0, text)
+    logs = LogList([LogEntry(timestamp=T0, level=40, message=text, logger=text)] * 30)
+    state = State(type="FAILED", name="Failed", message=text)
+    for shown in (task, logs, state):
+        plain = shown._repr_mimebundle_()["text/plain"]
+        assert_terminal_safe(plain, what=f"{type(shown).__name__} text/plain")
+        assert len(plain) <= PLAIN_BOUND, (type(shown).__name__, len(plain))
+    for view in (task, _flow_run(text)):  # the reprs themselves: each string cut
+        assert len(repr(view)) <= 3 * (display.max_text + 40) + 200
+        assert_terminal_safe(repr(view), what="repr")
+    for plain in (task_run_text(task), flow_run_text(_flow_run(text), [task])):
+        assert_terminal_safe(plain, what="text fallback")
+        assert len(plain) <= 20 * display.max_colwidth + 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -126,7 +127,7 @@ def test_stylesheet_themes_and_palette():
     assert "var(--jp-content-font-color0" in css and "var(--jp-layout-color0" in css
     for state, colour in STATE_COLORS.items():
         assert f"--pw-{state.lower()}: {colour};" in css, state
-    assert ".pw-text-repr-fallback { display: none; }" in css
+    assert "pw-text-repr-fallback" not in css and "!important" not in css.split(".pw-wrap")[1]
     # every class the renderers use is prefixed
     view, tasks = synthetic_flow_run(30)
     import re
@@ -160,14 +161,14 @@ def test_flow_run_repr_structure_offline():
     view, tasks = synthetic_flow_run(25)
     markup = pw_html.flow_run_html(view, tasks, fetch=False)
     assert markup.startswith('<div class="pw-root"><style>')
-    assert '<pre class="pw-text-repr-fallback">' in markup
-    assert '<div class="pw-wrap" style="display:none">' in markup
+    assert '<div class="pw-root"><style>' in markup and '<div class="pw-wrap">' in markup
+    assert "pw-text-repr-fallback" not in markup and "display:none" not in markup
     assert "<details open><summary>Task runs" in markup
     assert "pw-state-failed" in markup and "1 of 10 task runs failed" in markup
     assert "2026-11-01 12:00:00 UTC" in markup and "9m 00s" in markup
     assert "<script" not in markup  # no JavaScript at all
-    fallback = markup.split('<pre class="pw-text-repr-fallback">')[1].split("</pre>")[0]
-    assert "big-mapped-run" in fallback and "25 task runs (" in fallback
+    assert "(25 task runs)" in markup  # the text form is the terminal's (`flow_run_text`)
+    assert "25 task runs (" in pw_html.flow_run_text(view, tasks)
 
 
 def test_failed_first_then_head_and_tail():
@@ -382,13 +383,47 @@ def test_mimebundles_of_every_type(runs):
         assert set(bundle) == expected, name
         assert bundle["text/plain"] == repr(obj)
         assert bundle["text/html"].startswith('<div class="pw-root">') or name == "state"
-        assert "pw-text-repr-fallback" in bundle["text/html"]
+        assert "pw-text-repr-fallback" not in bundle["text/html"]  # the text is text/plain
     assert "retries: 2" in objects["task_run"]._repr_html_()  # flaky_download ran 3 times
     from IPython.core.formatters import DisplayFormatter
 
     data, _ = DisplayFormatter().format(view)
     assert data["text/html"].startswith('<div class="pw-root">')
     assert data["text/plain"] == repr(view)
+
+
+def test_run_lists_show_flow_names_parents_and_readable_durations(runs):
+    parent = FlowRunView.from_flow_run_id(runs["subflow"])
+    link = next(t for t in parent.task_runs() if t.kind == "subflow-run")
+    children = FlowRunView.query(parent_task_run_id=[link.task_run_id])
+    child = children[0]
+    markup = children._repr_html_()
+    assert ("<tr><th>state</th><th>name</th><th>flow</th><th>start</th><th>duration</th>"
+            "<th>parent task run</th><th>tags</th></tr>") in markup
+    row = markup.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert f"<td>{child.flow.name}</td>" in row  # looked up, within the display deadline
+    assert f'title="{link.task_run_id}">{link.task_run_id[:8]}</span>' in row
+    assert re.search(r'<td class="pw-num">(\d+\.\d+ s|\d+m \d\ds)</td>', row)
+    tasks = TaskRunView.query(flow_run_id=[parent.flow_run_id])
+    markup = tasks._repr_html_()
+    assert ("<th>name</th><th>task</th><th>flow run</th><th>start</th><th>duration</th>"
+            "<th>retries</th>") in markup
+    assert markup.count(f">{parent.name}</a></td>") + markup.count(
+        f"<td>{parent.name}</td>") == len(tasks)
+    top = FlowRunView.query(limit=3)._repr_html_()
+    assert top.count("<td><span class=\"pw-muted\">—</span></td>") >= 1  # no parent
+
+
+def test_markdown_summary_lists_the_failures_with_their_exception_lines(debug_runs):
+    run = FlowRunView.from_flow_run_id(debug_runs["task_error"])
+    markdown = run._repr_mimebundle_()["text/markdown"]
+    task = run.get_task_run("parse_rows")
+    line = "ValueError: boom: row &#x27;x&#x27; is not a number"
+    assert markdown.endswith(f"**Errors**\n\n- task run {task.name.replace('_', chr(92) + '_')}"
+                             f": {line}")
+    assert task._repr_mimebundle_()["text/markdown"].endswith(line)
+    hello = FlowRunView.from_flow_run_id(debug_runs["artifacts"])._repr_mimebundle_()
+    assert "**Errors**" not in hello["text/markdown"]
 
 
 # --------------------------------------------------------------------------- safe by construction
@@ -400,9 +435,9 @@ def test_plain_strings_are_escaped_where_markup_goes():
     assert markup.grid([("<b>", "<i>")]) == \
         '<dl class="pw-grid"><dt>&lt;b&gt;</dt><dd>&lt;i&gt;</dd></dl>'
     assert pw_html._header("<k>", "<t>", '<x onclick="y">') == (
-        '<div class="pw-header"><span class="pw-kind">&lt;k&gt;</span><span class="pw-title">'
-        '&lt;t&gt;</span>&lt;x onclick=&quot;y&quot;&gt;</div>')
-    body = pw_html._wrap("<script>x</script>", "t")
+        '<div class="pw-header"><span class="pw-kind">&lt;k&gt;</span> <span class="pw-title">'
+        '&lt;t&gt;</span> &lt;x onclick=&quot;y&quot;&gt;</div>')
+    body = pw_html._wrap("<script>x</script>")
     assert "<script>" not in body and "&lt;script&gt;x&lt;/script&gt;" in body
     assert markup.details("<s>", "<b>", 3) == ("<details open><summary>&lt;s&gt; <span "
                                                'class="pw-count">(3)</span></summary>&lt;b&gt;'

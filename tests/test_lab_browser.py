@@ -321,10 +321,10 @@ def test_html_repr_in_lab_and_standalone_report(lab, page, runs, tmp_path):
     FlowRunView.from_flow_run_id(flow_run_id).to_html(report)
     standalone = page.context.new_page()
     standalone.goto(report.as_uri())
-    standalone.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=30_000,
+    standalone.wait_for_selector(".pw-timeline canvas[data-bars]", timeout=30_000,
                                  state="attached")
     standalone.screenshot(path=str(ARTIFACTS / "lab-report-top.png"))
-    standalone.evaluate("""() => { const g = document.querySelector('.pw-gantt');
+    standalone.evaluate("""() => { const g = document.querySelector('.pw-timeline');
                                    window.scrollTo(0, g.getBoundingClientRect().top
                                                       + window.scrollY - 120); }""")
     standalone.wait_for_timeout(300)
@@ -437,7 +437,7 @@ def test_subflow_run_is_marked_in_the_widget(lab, page, runs):
     details = widget.locator(".pw-details")
     details.wait_for(state="visible", timeout=10_000)
     assert details.get_attribute("data-kind") == "subflow-run"
-    page.wait_for_function("(s) => /child_flow_run_id/.test(document.querySelector(s).innerText)",
+    page.wait_for_function("(s) => /Flow run id/.test(document.querySelector(s).innerText)",
                            arg=f"{WIDGET} .pw-details-remote", timeout=30_000)
     text = details.inner_text()
     assert "Subflow run" in text, text

@@ -25,7 +25,7 @@ def test_notebooks_are_saved_without_outputs():
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes_and_renders(path, prefect_server, monkeypatch):
+def test_notebook_executes_and_renders(path, prefect_server, debug_runs, monkeypatch):
     for key, value in prefect_server.env().items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(path, as_version=4)

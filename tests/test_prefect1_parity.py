@@ -483,10 +483,10 @@ def test_get_result_missing_file_is_not_cached(client, prefect_server, runs, tmp
     state["data"] = {**state["data"], "storage_key": str(moved)}
     view = TaskRunView.from_json({**task.raw, "state": state}, client)
     with pytest.raises(ResultNotAvailable, match="does not exist"):
-        view.get_result()
+        view.get_result(storage_path=str(tmp_path))
     assert repr(view).endswith("result=<not loaded>)")
     moved.write_bytes(real.read_bytes())
-    assert view.get_result() == {"rows": 3, "ok": True}
+    assert view.get_result(storage_path=str(tmp_path)) == {"rows": 3, "ok": True}
 
 
 def test_get_result_without_persisted_result(prefect_server, runs, monkeypatch):

@@ -205,8 +205,9 @@ def test_pickled_result_needs_opt_in(prefect_server, tmp_path):
     (tmp_path / "abc").write_text(json.dumps(record))
     state = State(type="COMPLETED", name="Completed", data={"storage_key": str(tmp_path / "abc")})
     with pytest.raises(ResultNotAvailable, match="allow_pickle=True"):
-        load_result(state, "task run 'x'")
-    assert load_result(state, "task run 'x'", allow_pickle=True) == {"x": 1}
+        load_result(state, "task run 'x'", storage_path=str(tmp_path))
+    assert load_result(state, "task run 'x'", storage_path=str(tmp_path),
+                       allow_pickle=True) == {"x": 1}
 
 
 def test_subflow_navigation_both_ways(runs):

@@ -63,10 +63,10 @@ def test_credentials_are_sent(proxy, runs, secret_env):
         FlowRunView.from_flow_run_id(runs["hello"], client=c)
         FlowRunView.query(client=c, limit=1)
     sent = {r.headers.get("authorization") for r in proxy.requests}
-    if secret_env == "api_key":  # Cloud: the key as a bearer token (it wins over the string)
-        assert sent == {f"Bearer {API_KEY}"}
-    else:  # self-hosted: HTTP basic auth with PREFECT_API_AUTH_STRING
-        assert sent == {f"Basic {BASIC}"}
+    # both set or only the string: HTTP basic auth with PREFECT_API_AUTH_STRING, as Prefect's
+    # own client does (prefect 3.8.8 prefect/client/orchestration/__init__.py,
+    # PrefectClient.__init__: "Prioritize auth_string if provided, otherwise use api_key")
+    assert sent == {f"Basic {BASIC}"}
     assert all(r.headers.get("x-prefect-api-version") for r in proxy.requests)
 
 
@@ -203,3 +203,20 @@ def test_async_client_handles_csrf(csrf_proxy, runs):
 
     assert asyncio.run(go()) >= 2
     assert csrf_proxy.csrf_issued == 2
+
+
+def test_api_key_alone_is_sent_as_a_bearer_token(proxy, runs, monkeypatch):
+    monkeypatch.setenv("PREFECT_API_KEY", API_KEY)
+    with Client(proxy.api_url) as c:
+        FlowRunView.count(client=c)
+    assert {r.headers.get("authorization") for r in proxy.requests} == {f"Bearer {API_KEY}"}
+
+
+def test_a_401_names_the_credential_that_was_sent(proxy, runs, secret_env):
+    proxy.add(Fault("status", status=401, body=b'{"exception_message": "Unauthorized"}'))
+    with Client(proxy.api_url, retry=FAST) as c, pytest.raises(Unauthorized) as info:
+        FlowRunView.from_flow_run_id(runs["hello"], client=c)
+    message = str(info.value)
+    assert "PREFECT_API_AUTH_STRING was sent as HTTP basic auth for user 'admin'" in message
+    assert ("PREFECT_API_KEY is set too" in message) == (secret_env == "api_key")
+    assert_no_secret(everything_shown(info.value))

@@ -40,11 +40,11 @@ def test_selection_maps_to_task_run_view(runs):
     selected = widget.selected_task_run
     assert isinstance(selected, TaskRunView)
     assert selected.task_run_id == widget._frame.index[0]
-    sent = []
-    widget.send = lambda msg, buffers=None: sent.append(msg)  # capture the reply
     widget._on_message(widget, {"type": "details", "index": 0}, [])
-    assert sent[0]["fields"]["id"] == selected.task_run_id
-    assert sent[0]["fields"]["name"] == selected.name
+    assert widget.details["index"] == 0 and widget.details["problems"] == []
+    fields = dict(widget.details["fields"])
+    assert fields["Task run id"] == selected.task_run_id
+    assert fields["Name"] == selected.name
 
 
 def test_mimebundle_has_static_fallback(runs):
@@ -163,15 +163,18 @@ def test_single_runs_are_not_mapped_and_mapped_runs_are_numbered(runs):
     assert widget.header["task_runs"] == MAPPED_SIZE and widget.header["subflow_runs"] == 0
 
 
-def test_details_say_run_count_and_retries(runs):
+def test_details_show_the_retries_in_the_state_history(runs):
     widget = FlowRunWidget(runs["retrying"], live=False)
-    assert decode_timeline(widget.timeline)["run_count"].tolist() == [3]
-    sent = []
-    widget.send = lambda msg, buffers=None: sent.append(msg)
+    assert decode_timeline(widget.timeline)["run_count"].tolist() == [3]  # the row's retries
     widget._on_message(widget, {"type": "details", "index": 0}, [])
-    fields = sent[0]["fields"]
-    assert fields["kind"] == "Task run"
-    assert fields["run_count"] == 3 and fields["retries"] == 2
+    states = widget.details["states"]
+    assert [s["name"] for s in states].count("Retrying") == 2
+    assert states[-1]["type"] == "COMPLETED" and states[-1]["duration_ms"] is None
+    assert all(s["duration_ms"] >= 0 for s in states[:-1])
+    assert widget.details["failure"] is None
+    labels = [label for label, _ in widget.details["fields"]]
+    assert len(labels) == len(set(labels))  # each field once
+    assert not {"State", "Start", "End", "Duration", "Retries"} & set(labels)  # the row has them
 
 
 def test_subflow_rows_are_first_class(runs):
@@ -186,13 +189,10 @@ def test_subflow_rows_are_first_class(runs):
     assert decoded["kind"].tolist() == [int(i in set(subflows.index)) for i in widget._frame.index]
     assert widget.timeline["keys"][decoded["key"][index]] == subflows["task_name"].iloc[0]
     child = subflows["child_flow_run_id"].iloc[0]
-    sent = []
-    widget.send = lambda msg, buffers=None: sent.append(msg)
     widget._on_message(widget, {"type": "details", "index": index}, [])
-    fields = sent[0]["fields"]
-    assert "error" not in fields, fields
-    assert fields["kind"] == "Subflow run" and fields["child_flow_run_id"] == child
-    assert fields["id"] == subflows.index[0] and fields["retries"] == 0
+    assert widget.details["problems"] == []
+    fields = dict(widget.details["fields"])
+    assert fields["Flow run id"] == child and fields["Task run id"] == subflows.index[0]
     widget.selected_index = index
     assert isinstance(widget.selected_flow_run, FlowRunView)
     assert widget.selected_flow_run.flow_run_id == child
@@ -266,3 +266,67 @@ def test_graph_nodes_map_to_rows(runs):
     assert parent in wanted
     other = changed.rename(index={child: "00000000-0000-7000-8000-000000000000"})
     assert widget._stale_ids(other)[1]  # an unknown subflow run
+
+
+# --------------------------------------------------------------------------- details (issue 18)
+
+#: (sample, the user's function that raised, the final exception line)
+FAILING = [
+    ("task_error", "check_row", "ValueError: boom: row 'x' is not a number"),
+    ("subflow_error", "lookup_region", "LookupError: unknown region 'mars'"),
+    ("retries_error", "always_refused", "ConnectionError: attempt 3: the warehouse refused"),
+    ("crash", "pull_plug", "Abort: the process was told to stop"),
+]
+
+
+def _failed_row_details(widget: FlowRunWidget) -> dict:
+    """The details of the first failed or crashed row, as the browser's click asks them."""
+    states = widget._frame["state_type"].astype(str).tolist()
+    index = next(i for i, s in enumerate(states) if s in ("FAILED", "CRASHED"))
+    widget._on_message(widget, {"type": "details", "index": index}, [])
+    assert widget.details["index"] == index
+    return widget.details
+
+
+@pytest.mark.parametrize(("sample", "function", "line"), FAILING, ids=[f[0] for f in FAILING])
+def test_details_of_a_failed_row_hold_the_user_frame_and_final_line(debug_runs, sample,
+                                                                      function, line):
+    import json
+
+    widget = FlowRunWidget(debug_runs[sample], live=False)
+    details = _failed_row_details(widget)
+    assert details["problems"] == []
+    failure = details["failure"]
+    assert failure["state_type"] in ("FAILED", "CRASHED")
+    assert failure["exception_line"].endswith(line)
+    assert failure["sections"][-1]["exception"].endswith(line)
+    items = [item for s in failure["sections"] for item in s["items"]]
+    shown = [item["frame"] for item in items if "frame" in item]
+    assert any(f"in {function}" in frame and "samples.py" in frame for frame in shown)
+    folded = [item for item in items if "folded" in item]
+    assert folded and all("site-packages/prefect/" not in f for f in shown)  # folded
+    assert any("site-packages/prefect/" in item["text"] and "internal" in item["origins"]
+               for item in folded)
+    assert len(json.dumps(details)) < 100_000  # bounded
+
+
+def test_details_of_a_retried_failure_show_its_state_history(debug_runs):
+    details = _failed_row_details(FlowRunWidget(debug_runs["retries_error"], live=False))
+    names = [s["name"] for s in details["states"]]
+    assert names.count("Retrying") == 2 and details["states"][-1]["type"] == "FAILED"
+    assert "the warehouse refused" in details["states"][-1]["message"]
+    assert "Message" not in dict(details["fields"])  # the error block says it, once
+
+
+def test_details_show_the_artifacts_as_sanitised_html(debug_runs):
+    widget = FlowRunWidget(debug_runs["artifacts"], live=False)
+    widget._on_message(widget, {"type": "details", "index": 0}, [])
+    artifacts = {a["key"]: a for a in widget.details["artifacts"]}
+    assert set(artifacts) == {"summary", "rows-by-region", "rows-by-column", "docs-link",
+                              "progress", "pixel"}
+    summary = artifacts["summary"]["html"]
+    assert "<h1>Summary</h1>" in summary and 'rel="noopener noreferrer"' in summary
+    assert '<img src="data:image/png;base64,' in summary
+    assert "<td>eu</td>" in artifacts["rows-by-region"]["html"].replace(" ", "")
+    assert "<progress" in artifacts["progress"]["html"]
+    assert "https://docs.prefect.io/" in artifacts["docs-link"]["html"]

@@ -1,47 +1,266 @@
 import { Timeline, isSubflow, labelOf } from "./decode";
 import { formatDateTime, formatDuration } from "./scale";
-import { stateColor, stateLabel } from "./states";
-import { displayValue } from "./util";
+import { stateColor, stateIndex, stateLabel } from "./states";
 
 function tz(ms: number): number {
   return -new Date(ms).getTimezoneOffset();
 }
 
-/** Details panel for the selected task run. Text only (textContent). */
+// ---------------------------------------------------------------- the `details` trait
+
+/** One item of a traceback section: a frame shown, or a run of frames folded. */
+export type TracebackItem = { frame: string } | { folded: number; origins: string; text: string };
+
+export interface TracebackSection {
+  follows: string | null;
+  items: TracebackItem[];
+  exception: string;
+}
+
+export interface FailureData {
+  state_type: string;
+  state_name: string;
+  message: string;
+  exception_line: string;
+  /** the run that failed, when it is not the row's (a task run inside a subflow run) */
+  where: string;
+  sections: TracebackSection[];
+  sections_more: number;
+}
+
+export interface StateSpanData {
+  type: string;
+  name: string;
+  start_ms: number | null;
+  duration_ms: number | null;
+  message: string;
+}
+
+export interface ArtifactData {
+  key: string;
+  kind: string;
+  /** sanitised in Python (`html.artifact_body`: nh3 for markdown); cleaned again here */
+  html: string;
+}
+
+/** What the kernel puts in the `details` trait for the row clicked (`widget.run_details`). */
+export interface DetailsData {
+  index: number;
+  fields: Array<[string, string]>;
+  failure: FailureData | null;
+  states: StateSpanData[];
+  states_more: number;
+  artifacts: ArtifactData[];
+  artifacts_more: number;
+  problems: string[];
+}
+
+const str = (v: unknown): string => (v == null ? "" : String(v));
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const count = (v: unknown): number => Math.max(0, Math.floor(num(v) ?? 0));
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" ? (v as Record<string, unknown>) : {});
+
+function normalizeItem(raw: unknown): TracebackItem {
+  const r = obj(raw);
+  if (typeof r.folded === "number") return { folded: count(r.folded), origins: str(r.origins), text: str(r.text) };
+  return { frame: str(r.frame) };
+}
+
+function normalizeFailure(raw: unknown): FailureData | null {
+  if (!raw || typeof raw !== "object") return null;
+  const r = obj(raw);
+  return {
+    state_type: str(r.state_type),
+    state_name: str(r.state_name),
+    message: str(r.message),
+    exception_line: str(r.exception_line),
+    where: str(r.where),
+    sections: list(r.sections).map((s) => {
+      const o = obj(s);
+      return { follows: o.follows == null ? null : str(o.follows), items: list(o.items).map(normalizeItem), exception: str(o.exception) };
+    }),
+    sections_more: count(r.sections_more),
+  };
+}
+
+/** Coerce whatever arrived in the `details` trait into well-typed DetailsData (null: none). */
+export function normalizeDetails(raw: unknown): DetailsData | null {
+  const r = obj(raw);
+  const index = num(r.index);
+  if (index == null) return null;
+  return {
+    index,
+    fields: list(r.fields).filter(Array.isArray).map((f) => [str((f as unknown[])[0]), str((f as unknown[])[1])] as [string, string]),
+    failure: normalizeFailure(r.failure),
+    states: list(r.states).map((s) => {
+      const o = obj(s);
+      return { type: str(o.type), name: str(o.name), start_ms: num(o.start_ms), duration_ms: num(o.duration_ms), message: str(o.message) };
+    }),
+    states_more: count(r.states_more),
+    artifacts: list(r.artifacts).map((a) => {
+      const o = obj(a);
+      return { key: str(o.key), kind: str(o.kind), html: str(o.html) };
+    }),
+    artifacts_more: count(r.artifacts_more),
+    problems: list(r.problems).map(str),
+  };
+}
+
+// ---------------------------------------------------------------- artifact HTML, cleaned again
+
+const DROP = "script,style,iframe,frame,object,embed,link,meta,base,form,input,button,textarea,select,svg,math,template,noscript";
+/** links: http(s) and mailto; images: https and data:image (as `html.markdown` allows) */
+const SAFE_HREF = /^(https?:|mailto:)/i;
+const SAFE_SRC = /^(https:|data:image\/)/i;
+
+/** Artifact HTML as DOM, cleaned once more in the browser (defence in depth: the kernel
+ * already sanitised it): active elements dropped, event-handler and style attributes
+ * removed, links kept only to http(s)/mailto URLs and images to https/data:image ones. */
+export function cleanHtml(html: string): DocumentFragment {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const root = template.content;
+  root.querySelectorAll(DROP).forEach((el) => el.remove());
+  root.querySelectorAll("*").forEach((el) => {
+    for (const attr of Array.from(el.attributes)) {
+      const name = attr.name.toLowerCase();
+      if (name.startsWith("on") || name === "style" || name === "srcdoc" || name === "srcset" || name === "formaction") el.removeAttribute(attr.name);
+      else if ((name === "href" || name === "xlink:href") && !SAFE_HREF.test(attr.value.trim())) el.removeAttribute(attr.name);
+      else if (name === "src" && !SAFE_SRC.test(attr.value.trim())) el.removeAttribute(attr.name);
+    }
+    if (el.tagName === "A") el.setAttribute("rel", "noopener noreferrer");
+  });
+  return root;
+}
+
+// ---------------------------------------------------------------- DOM helpers
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function section(title: string, extra = ""): HTMLElement {
+  const box = el("section", "pw-details-section");
+  const head = el("div", "pw-details-section-title", title);
+  if (extra) head.append(el("span", "pw-details-muted", ` ${extra}`));
+  box.append(head);
+  return box;
+}
+
+function foldedItem(item: { folded: number; origins: string; text: string }): HTMLDetailsElement {
+  const box = el("details", "pw-tb-folded");
+  const noun = item.folded === 1 ? "frame" : "frames";
+  box.append(el("summary", "", `… ${item.folded} ${item.origins || "internal"} ${noun}`), el("pre", "pw-tb-frames", item.text));
+  return box;
+}
+
+/** The error block: state and message, then each exception of the traceback with the
+ * user's frames shown, other frames folded (a closed <details>), and its exception line. */
+export function failureBlock(f: FailureData, dark: boolean): HTMLElement {
+  const box = section("Error");
+  box.classList.add("pw-details-error");
+  const head = el("div", "pw-details-failure-head");
+  const dot = el("span", "pw-dot");
+  dot.style.background = stateColor(stateIndex(f.state_type), dark);
+  head.append(dot, el("span", "pw-details-state", f.state_name));
+  if (f.where) head.append(el("span", "pw-details-muted", f.where));
+  if (f.message) head.append(el("span", "pw-details-message", f.message));
+  box.append(head);
+  const tb = el("div", "pw-tb");
+  if (f.sections_more) tb.append(el("div", "pw-details-muted", `… ${f.sections_more} earlier exceptions of the chain`));
+  for (const s of f.sections) {
+    if (s.follows) tb.append(el("div", "pw-tb-follows", s.follows));
+    for (const item of s.items) tb.append("frame" in item ? el("pre", "pw-tb-frame", item.frame) : foldedItem(item));
+    tb.append(el("pre", "pw-tb-exception", s.exception));
+  }
+  if (!f.sections.length) {
+    if (f.exception_line) tb.append(el("pre", "pw-tb-exception", f.exception_line));
+    tb.append(el("div", "pw-details-muted", "No traceback in the run's logs."));
+  }
+  box.append(tb);
+  return box;
+}
+
+/** State history: state, local start time, time spent in it, message. */
+export function statesBlock(states: StateSpanData[], more: number, dark: boolean): HTMLElement {
+  const box = section("States", `${states.length + more}`);
+  const table = el("table", "pw-details-states");
+  const half = more ? Math.ceil(states.length / 2) : states.length;
+  states.forEach((s, i) => {
+    if (more && i === half) {
+      const gap = el("tr");
+      const cell = el("td", "pw-details-muted", `… ${more} more states`);
+      cell.colSpan = 4;
+      gap.append(cell);
+      table.append(gap);
+    }
+    const row = el("tr");
+    const name = el("td", "pw-details-state");
+    const dot = el("span", "pw-dot");
+    dot.style.background = stateColor(stateIndex(s.type), dark);
+    name.append(dot, document.createTextNode(s.name || stateLabel(stateIndex(s.type))));
+    const start = s.start_ms == null ? "—" : formatDateTime(s.start_ms, tz(s.start_ms));
+    row.append(name, el("td", "pw-details-time", start), el("td", "pw-details-duration", s.duration_ms == null ? "—" : formatDuration(s.duration_ms)), el("td", "pw-details-message", s.message));
+    table.append(row);
+  });
+  box.append(table);
+  return box;
+}
+
+export function artifactsBlock(artifacts: ArtifactData[], more: number): HTMLElement {
+  const box = section("Artifacts", `${artifacts.length + more}`);
+  for (const a of artifacts) {
+    const item = el("div", "pw-details-artifact");
+    item.dataset.kind = a.kind;
+    item.dataset.key = a.key;
+    item.append(cleanHtml(a.html));
+    box.append(item);
+  }
+  if (more) box.append(el("div", "pw-details-muted", `… ${more} more artifacts`));
+  return box;
+}
+
+function fill(dl: HTMLDListElement, rows: Array<[string, string]>): void {
+  const nodes: HTMLElement[] = [];
+  for (const [k, v] of rows) nodes.push(el("dt", "", k), el("dd", "", v));
+  dl.replaceChildren(...nodes);
+}
+
+// ---------------------------------------------------------------- the panel
+
+/** Details panel for the selected task run: what the browser knows of the row at once,
+ * then what the kernel sends in the `details` trait (fields the row does not show, the
+ * error, state history, artifacts). Text through textContent; artifact HTML only after
+ * `cleanHtml`. */
 export class Details {
   readonly root: HTMLDivElement;
   private title: HTMLSpanElement;
   private dot: HTMLSpanElement;
   private local: HTMLDListElement;
-  private remote: HTMLDListElement;
+  private remote: HTMLDivElement;
   private status: HTMLDivElement;
   index = -1;
 
   constructor(onClose: () => void) {
-    this.root = document.createElement("div");
-    this.root.className = "pw-details";
+    this.root = el("div", "pw-details");
     this.root.hidden = true;
     this.root.dataset.kind = "";
-    const head = document.createElement("div");
-    head.className = "pw-details-head";
-    this.dot = document.createElement("span");
-    this.dot.className = "pw-dot";
-    this.title = document.createElement("span");
-    this.title.className = "pw-details-title";
-    const close = document.createElement("button");
+    const head = el("div", "pw-details-head");
+    this.dot = el("span", "pw-dot");
+    this.title = el("span", "pw-details-title");
+    const close = el("button", "pw-close", "×");
     close.type = "button";
-    close.className = "pw-close";
-    close.textContent = "×";
     close.title = "Close details";
     close.setAttribute("aria-label", "Close details");
     close.addEventListener("click", onClose);
     head.append(this.dot, this.title, close);
-    this.local = document.createElement("dl");
-    this.local.className = "pw-details-list";
-    this.remote = document.createElement("dl");
-    this.remote.className = "pw-details-list pw-details-remote";
-    this.status = document.createElement("div");
-    this.status.className = "pw-details-status";
+    this.local = el("dl", "pw-details-list");
+    this.remote = el("div", "pw-details-remote");
+    this.status = el("div", "pw-details-status");
     this.root.append(head, this.local, this.remote, this.status);
   }
 
@@ -67,38 +286,33 @@ export class Details {
       ["Duration", s === s ? formatDuration((e === e ? e : now - tl.t0) - s) : "—"],
       ["Retries", String(Math.max(0, tl.runCount[i] - 1))],
     ]);
-    if (changed) fill(this.remote, []);
+    if (changed) this.remote.replaceChildren();
     if (pending) this.status.textContent = "Loading details…";
     this.status.hidden = !pending;
     this.root.hidden = false;
   }
 
-  /** Fields from the kernel's {type: "details"} reply. */
-  showFields(index: number, fields: unknown): void {
-    if (index !== this.index) return; // stale reply
-    const entries: Array<[string, string]> =
-      fields && typeof fields === "object"
-        ? Object.entries(fields as Record<string, unknown>).map(([k, v]) => [k, displayValue(v)])
-        : [];
-    fill(this.remote, entries);
+  /** The kernel's `details` trait, if it is about the row shown (else it is stale). */
+  showDetails(raw: unknown, dark: boolean): void {
+    const d = normalizeDetails(raw);
+    if (!d || d.index !== this.index) return;
+    const parts: HTMLElement[] = [];
+    if (d.fields.length) {
+      const dl = el("dl", "pw-details-list");
+      fill(dl, d.fields);
+      parts.push(dl);
+    }
+    for (const p of d.problems) parts.push(el("div", "pw-details-problem", p));
+    if (d.failure) parts.push(failureBlock(d.failure, dark));
+    if (d.states.length) parts.push(statesBlock(d.states, d.states_more, dark));
+    if (d.artifacts.length) parts.push(artifactsBlock(d.artifacts, d.artifacts_more));
+    this.remote.replaceChildren(...parts);
     this.status.hidden = true;
   }
 
   hide(): void {
     this.index = -1;
     this.root.hidden = true;
-    fill(this.remote, []);
+    this.remote.replaceChildren();
   }
-}
-
-function fill(dl: HTMLDListElement, rows: Array<[string, string]>): void {
-  const nodes: HTMLElement[] = [];
-  for (const [k, v] of rows) {
-    const dt = document.createElement("dt");
-    dt.textContent = k;
-    const dd = document.createElement("dd");
-    dd.textContent = v;
-    nodes.push(dt, dd);
-  }
-  dl.replaceChildren(...nodes);
 }

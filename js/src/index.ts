@@ -98,9 +98,15 @@ function render({ model, el }: RenderProps): () => void {
     if (i >= 0) {
       details.showLocal(tl(), i, theme.dark, Date.now(), fromClick);
       if (fromClick) model.send({ type: "details", index: i });
+      showDetails(); // the trait may already hold this row's details (the same row again)
     } else {
       details.hide();
     }
+  }
+
+  /** The `details` trait into the panel (ignored unless it is about the row shown). */
+  function showDetails(): void {
+    details.showDetails(model.get("details"), theme.dark);
   }
 
   function showErrors(): void {
@@ -142,7 +148,9 @@ function render({ model, el }: RenderProps): () => void {
     const i = Number.isInteger(v) && v >= 0 && v < tl().n ? v : -1;
     gantt.setSelected(i);
     if (i >= 0) {
-      if (refresh || details.index !== i) details.showLocal(tl(), i, theme.dark, Date.now(), false);
+      const changed = details.index !== i;
+      if (refresh || changed) details.showLocal(tl(), i, theme.dark, Date.now(), false);
+      if (changed) showDetails(); // a new view, or the row set from Python
     } else details.hide();
   }
 
@@ -150,6 +158,7 @@ function render({ model, el }: RenderProps): () => void {
   listen("change:timeline", syncTimeline);
   listen("change:state_filter", syncFilter);
   listen("change:selected_index", () => syncSelected());
+  listen("change:details", showDetails);
   listen("msg:custom", (msg: Record<string, unknown>, buffers?: unknown[]) => {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "patch") {
@@ -162,8 +171,6 @@ function render({ model, el }: RenderProps): () => void {
       gantt.invalidateData(); // repack + redraw on the next animation frame
       if (details.index >= 0) details.showLocal(tl(), details.index, theme.dark, Date.now(), false);
       if (!Object.keys(normalizeHeader(model.get("header")).counts).length || localError) syncHeader();
-    } else if (msg.type === "details") {
-      details.showFields(Number(msg.index), msg.fields);
     }
   });
 

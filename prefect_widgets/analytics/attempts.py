@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from prefect_widgets.errors import BadResponse
-from prefect_widgets.records import SPAN, STATE_DTYPE, TIME, states_from_json
+from prefect_widgets.records import SPAN, STATE_DTYPE, TIME, state_dtype, states_from_json
 from prefect_widgets.rundata import RunData
-from prefect_widgets.states import STATE_TYPES, State
+from prefect_widgets.states import State
 
 from ._time import _NAT, _empty, _frame_of, _ns, _ns_scalar, _require, _spans, _times
 
@@ -141,20 +140,18 @@ def attempts_from_frame(frame: pd.DataFrame,
     start_ns = np.asarray(rows["start"], dtype="int64")
     end_ns = np.asarray(rows["end"], dtype="int64")
     duration = np.where((start_ns != _NAT) & (end_ns != _NAT), end_ns - start_ns, _NAT)
-    unknown = [t for t in rows["state_type"] if t not in STATE_TYPES]
-    if unknown:
-        raise BadResponse(f"A task run state has an unknown type {unknown[0]!r}.")
+    dtype = state_dtype(rows["state_type"])  # unknown types keep a category of their own
     out = pd.DataFrame({
         "task_run_id": rows["task_run_id"], "name": rows["name"],
         "task_name": rows["task_name"], "attempt": pd.array(rows["attempt"], dtype="Int64"),
         "start": _times(start_ns), "end": _times(end_ns), "duration": _spans(duration),
-        "state_type": pd.Categorical(rows["state_type"], dtype=STATE_DTYPE),
+        "state_type": pd.Categorical(rows["state_type"], dtype=dtype),
         "state_name": pd.Categorical(rows["state_name"]), "message": rows["message"],
         "queued": _spans(np.asarray(rows["queued"], dtype="int64")),
         "retry_wait": _spans(np.asarray(rows["retry_wait"], dtype="int64")),
     })
     order = np.lexsort((np.asarray(rows["attempt"]), np.asarray(rows["_pos"])))
-    return out.iloc[order].reset_index(drop=True).astype(ATTEMPT_COLUMNS)
+    return out.iloc[order].reset_index(drop=True).astype({**ATTEMPT_COLUMNS, "state_type": dtype})
 
 
 def attempts_frame(flow_run: FlowRunView | pd.DataFrame, *, client: Client | None = None,

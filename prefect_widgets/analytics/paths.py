@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from prefect_widgets.errors import DependencyCycle
-from prefect_widgets.records import SPAN, STATE_DTYPE, TIME
+from prefect_widgets.records import SPAN, STATE_DTYPE, TIME, state_dtype
 
 from ._time import (
     _NAT,
@@ -147,7 +147,7 @@ def critical_path_from_frame(frame: pd.DataFrame, *, until: Any = None,
         "wait_before": _spans(wait),
     })
     out.index.name = "step"
-    return out.astype(CRITICAL_PATH_COLUMNS)
+    return out.astype({**CRITICAL_PATH_COLUMNS, "state_type": state_dtype(out["state_type"])})
 
 
 def critical_path(flow_run: FlowRunView | pd.DataFrame) -> pd.DataFrame:

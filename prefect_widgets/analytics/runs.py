@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from prefect_widgets.records import SPAN, STATE_DTYPE, TIME
+from prefect_widgets.records import SPAN, STATE_DTYPE, TIME, state_dtype
 from prefect_widgets.run_lists import FlowRunList
 
 from .stats import task_stats
@@ -49,7 +49,7 @@ def runs_summary(flow_runs: FlowRunList | Sequence[FlowRunView], *, task_counts:
         counts = runs.task_run_counts(client=client, max_workers=max_workers)
     out["task_runs"] = pd.array([counts.get(str(i)) for i in out.index], dtype="Int64")
     out = out.sort_values("start_time", kind="stable", na_position="last")
-    return out.astype(SUMMARY_COLUMNS)
+    return out.astype({**SUMMARY_COLUMNS, "state_type": state_dtype(out["state_type"].astype(str))})
 
 
 COMPARED = ("count", "retries", "p50", "p90", "max", "total")

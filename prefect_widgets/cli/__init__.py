@@ -13,6 +13,7 @@ imports it. Modules, one concern each:
 - `lookup`: finding flow runs, flow names and a run's task runs
 - `rows`: runs as records and listing columns
 - `output`: tables, tsv, csv, json; terminal-safe text; compact cells
+- `debugging`: what `inspect` shows of a failed run (errors, state histories, artifacts)
 - `flow_runs`, `task_runs`, `logs`, `export` (export, report), `count`, `demo`: the commands
 
 The command modules register their commands on `app` when imported, here, in the order

@@ -3,8 +3,8 @@ errors turned into one stderr line and an exit code, and option types and parser
 commands share.
 
 Exit codes: 0 ok, 1 not found or bad input, 2 usage, 3 server unreachable, auth refused or
-server failing. Errors are one line on stderr; `--debug` adds the traceback. The API key is
-never printed.
+server failing. Errors are one line on stderr, terminal-safe like every other output
+(`output.clean`); `--debug` adds the traceback. The API key is never printed.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from prefect_widgets.errors import (
     Unauthorized,
     WatchTimeout,
 )
+from prefect_widgets.formatting import visible
 
 if TYPE_CHECKING:
     from prefect_widgets.client import Client
@@ -123,10 +124,14 @@ def current_state() -> State:
 
 
 def _fail(state: State, exc: BaseException, code: int, prefix: str = "Error") -> None:
+    """One stderr line (run data in it made visible and cut, like a table cell), then exit;
+    with --debug the whole traceback first (made visible, not cut)."""
+    from .output import clean
+
     message = " ".join(str(exc).split()) or type(exc).__name__
     if state.debug:
-        sys.stderr.write(state.scrub("".join(traceback.format_exception(exc))))
-    sys.stderr.write(state.scrub(f"{prefix}: {message}") + "\n")
+        sys.stderr.write(visible(state.scrub("".join(traceback.format_exception(exc)))))
+    sys.stderr.write(clean(state.scrub(f"{prefix}: {message}"), multiline=False) + "\n")
     sys.stderr.flush()
     raise typer.Exit(code)
 
@@ -213,7 +218,9 @@ def options(
         "--retries", min=0, max=20, metavar="N",
         help="Retries of a failed or refused request before giving up.")] = 2,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.1, metavar="SECONDS", help="Timeout of each HTTP request.")] = 30.0,
+        "--timeout", min=0.1, metavar="SECONDS",
+        help="Deadline of each request: connecting, the whole answer, retries and their waits."
+    )] = 30.0,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True,
         help="Print the version and exit.")] = False,

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from prefect_widgets.errors import ConfigurationError, InvalidRequest
+from prefect_widgets.formatting import csv_cell, json_visible
 
 from .app import app, command, current_state, flow_run_arg, interactive
 from .lookup import flow_run_by_id
@@ -35,13 +36,22 @@ def _export_format(path: str, fmt: str | None) -> str:
 
 
 def _csv_ready(frame: Any) -> Any:
-    """Lists and dicts as JSON text, so a CSV cell holds one parseable value."""
+    """Text cells as `csv_cell` makes them (terminal-safe, no spreadsheet formulas); lists
+    and dicts as JSON text first, so a CSV cell holds one parseable value."""
+    import pandas as pd
+
     frame = frame.copy()
     for name in frame.columns:
-        if frame[name].dtype == object:
-            frame[name] = [json.dumps(v, default=str, ensure_ascii=False)
-                           if isinstance(v, (list, dict, tuple)) else v for v in frame[name]]
+        if frame[name].dtype == object or pd.api.types.is_string_dtype(frame[name].dtype):
+            frame[name] = pd.Series([_csv_value(v) for v in frame[name]], index=frame.index,
+                                    dtype=object)
     return frame
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, (list, dict, tuple)):
+        return csv_cell(json.dumps(value, default=str, ensure_ascii=False))
+    return csv_cell(value) if isinstance(value, str) else value
 
 
 @contextmanager
@@ -73,8 +83,11 @@ def export(
 ) -> None:
     """Export every task run of a flow run, one row each, with the columns of
     `FlowRunView.to_dataframe()` (task_run_id first). CSV holds lists as JSON text and
-    durations as pandas timedeltas; JSON is a list of records (ISO times and durations);
-    Parquet keeps the dtypes and needs pyarrow."""
+    durations as pandas timedeltas, and is made for terminals and spreadsheets: control and
+    bidi characters show as escapes (\\x1b, \\u202e) and a text cell starting with =, +, -
+    or @ gets a leading '. JSON is a list of records (ISO times and durations), exact, with
+    such characters as \\uXXXX escapes. Parquet keeps the raw data and the dtypes (a file,
+    not for terminals) and needs pyarrow."""
     from importlib.util import find_spec
 
     state = current_state()
@@ -95,8 +108,12 @@ def export(
         if kind == "csv":
             _csv_ready(table).to_csv(target, index=False)
         elif kind == "json":
-            table.to_json(target, orient="records", date_format="iso", date_unit="us",
-                          force_ascii=False, indent=None)
+            text = table.to_json(orient="records", date_format="iso", date_unit="us",
+                                 force_ascii=False, indent=None)
+            if isinstance(target, Path):
+                target.write_text(json_visible(text), encoding="utf-8")
+            else:
+                target.write(json_visible(text))
         else:
             table.to_parquet(target, index=False)
 

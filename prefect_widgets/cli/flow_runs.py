@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from prefect_widgets.formatting import human_duration, local_time, run_counts_text
 
 from .app import OutputOpt, StateOpt, app, command, current_state, limit_or_none, parse_states
+from .debugging import (
+    artifact_record,
+    artifacts_table,
+    failure_pairs,
+    failure_record,
+    failure_text,
+    history_records,
+    history_text,
+)
 from .lookup import flow_names, flow_run, snapshot_task_runs
-from .output import Column, clean, detail_table, iso, note, seconds, state_line
+from .output import Column, detail_table, iso, note, seconds, state_line
 from .rows import flow_run_record, print_runs, task_run_record
+
+if TYPE_CHECKING:
+    from prefect_widgets.state_history import StateHistory
+    from prefect_widgets.tracebacks import Failure
+    from prefect_widgets.views import TaskRunView
 
 flow_run_app = typer.Typer(help="List and inspect flow runs.", no_args_is_help=True)
 app.add_typer(flow_run_app, name="flow-run")
@@ -57,10 +70,15 @@ def flow_run_inspect(
     failed_limit: Annotated[int, typer.Option(
         "--failed-limit", min=0, metavar="N",
         help="Show at most N failed or crashed task runs.")] = 20,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Show every frame of the tracebacks, Prefect's internal ones too.")
+    ] = False,
     output: OutputOpt = None,
 ) -> None:
     """Show a flow run: state and message, timings, parameters, its task runs and subflow
-    runs counted apart and by state, and the failed task runs with their messages."""
+    runs counted apart and by state, its state history with the time spent in each state,
+    the errors of the failed task runs (subflows' included: the user's frames and the final
+    exception line; Prefect's internal frames folded unless --full) and the artifacts."""
     from prefect_widgets.states import STATE_TYPES
 
     state = current_state()
@@ -73,8 +91,11 @@ def flow_run_inspect(
         by_state[task.state.type] = by_state.get(task.state.type, 0) + 1
     counts = {k: v for k, v in by_state.items() if v}
     problems = [t for t in views if t.state.type in ("FAILED", "CRASHED")]
-    failed = problems[:failed_limit]
-    failed_total = len(problems)
+    failures = run.failures() if problems or run.state.type in ("FAILED", "CRASHED") else []
+    failed = failures[:failed_limit]
+    failed_total = len(failures)
+    by_id = {t.task_run_id: t for t in views}
+    history, artifacts = run.state_history, run.artifacts
     record = {
         **flow_run_record(run, flow_name),
         "expected_start_time": iso(run.expected_start_time),
@@ -83,18 +104,28 @@ def flow_run_inspect(
         "ui_url": run.ui_url, "task_run_count": len(views) - subflow_runs,
         "subflow_run_count": subflow_runs,
         "task_run_counts": counts,
-        "failed_task_runs": [task_run_record(t) for t in failed],
+        "failed_task_runs": [task_run_record(t) for t in problems[:failed_limit]],
+        "errors": [failure_record(f) for f in failed],
+        "states": history_records(history),
+        "artifacts": [artifact_record(a) for a in artifacts],
     }
     out = state.out(output)
     if out.format == "json":
         out.json(record)
         return
     if not out.is_table:
-        flat = {k: v for k, v in record.items() if k != "failed_task_runs"}
-        items = list(flat.items()) + [
+        nested = ("failed_task_runs", "errors", "states", "artifacts")
+        items = [(k, v) for k, v in record.items() if k not in nested] + [
             (f"failed_task_run.{t['task_run_id']}",
              f"{t['name']}: {t['state_name']}: {t['state_message'] or ''}")
             for t in record["failed_task_runs"]]
+        items += [pair for f in failed for pair in failure_pairs(f)]
+        items += [(f"state.{i}", f"{s['timestamp']} {s['name']} ({s['duration']} s)"
+                   + (f": {s['message']}" if s["message"] else ""))
+                  for i, s in enumerate(record["states"])]
+        items += [(f"artifact.{a['key'] or a['artifact_id']}",
+                   f"{a['kind']}: {a['description'] or ''}: {a['detail']}")
+                  for a in record["artifacts"]]
         out.pairs(items)
         return
     count_text = Text(run_counts_text(len(views) - subflow_runs, subflow_runs))
@@ -118,22 +149,34 @@ def flow_run_inspect(
     if run.parent_task_run_id:
         rows.append(("Subflow of", f"task run {run.parent_task_run_id}"))
     rows.append(("Task runs", count_text))
+    rows.append(("States", history_text(history) if len(history) else "-"))
     if run.ui_url:
         rows.append(("UI", run.ui_url))
     out.print(detail_table(rows))
     if failed:
-        out.print(Text(f"\nFailed task runs ({failed_total}):", style="bold"))
-        grid = Table.grid(padding=(0, 2), pad_edge=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(overflow="fold")
-        for task in failed:
-            label = Text(clean(task.name, multiline=False), style="bold")
-            label.append(f"\n{task.task_run_id}", style="dim")
-            grid.add_row(label, state_line(task.state.type, task.state.name, task.state.message))
-        out.print(grid)
+        out.print(Text(f"\nErrors ({failed_total}):", style="bold"))
+        for failure in failed:
+            out.print(failure_text(failure, full=full, history=_history_of(failure, by_id)))
         if failed_total > len(failed):
             out.print(Text(f"  … {failed_total - len(failed)} more "
                            f"(prefect-widgets task-run ls {run.flow_run_id} --state failed)",
                            style="dim"))
+    if len(artifacts):
+        out.print(Text(f"\nArtifacts ({len(artifacts)}):", style="bold"))
+        out.print(artifacts_table(artifacts))
+    if failed:
         out.print(Text(f"\nLogs: prefect-widgets logs {run.flow_run_id} --level error",
                        style="dim"))
+
+
+def _history_of(failure: Failure, by_id: dict[str, TaskRunView]) -> StateHistory | None:
+    """The state history of a failed task run: from the snapshot's views, or read (a task
+    run inside a subflow run); None for a flow run's own failure."""
+    if failure.task_run_id is None:
+        return None
+    task = by_id.get(failure.task_run_id)
+    if task is None:
+        from prefect_widgets.views import TaskRunView
+
+        task = TaskRunView.from_task_run_id(failure.task_run_id, client=current_state().client())
+    return task.state_history

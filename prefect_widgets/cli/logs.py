@@ -1,5 +1,6 @@
 """`prefect-widgets logs [--follow]`: print a flow run's logs, or follow them (with its
-state changes) until the run finishes."""
+state changes) until the run finishes. Each line names its task run ("parse_rows-a1b"),
+or the flow run for the flow's own lines."""
 
 from __future__ import annotations
 
@@ -18,17 +19,34 @@ if TYPE_CHECKING:
     from prefect_widgets.views import FlowRunView
 
 #: the tsv/csv columns of a log line
-LOG_COLUMNS = ("timestamp", "level_name", "logger", "task_run_id", "message")
+LOG_COLUMNS = ("timestamp", "level_name", "logger", "task_run_id", "task_run_name",
+               "task_name", "message")
+#: characters of the task-run column of a table line
+_RUN_WIDTH = 24
 
 
 def _log_record(entry: Any) -> dict[str, Any]:
     return {"timestamp": iso(entry.timestamp), "level": entry.level,
             "level_name": entry.level_name, "logger": entry.logger,
             "flow_run_id": entry.flow_run_id, "task_run_id": entry.task_run_id,
+            "task_run_name": entry.task_run_name, "task_name": entry.task_name,
             "message": entry.message}
 
 
-def _print_log(out: Output, entry: Any, *, stream: bool) -> None:
+def _run_label(entry: Any, flow_run_name: str) -> Text:
+    """The task run that wrote the line (its name, else its id), or the flow run, padded
+    to `_RUN_WIDTH` (a longer name is cut with "…")."""
+    if entry.task_run_id:
+        label, style = entry.task_run_name or entry.task_run_id, "cyan"
+    else:
+        label, style = flow_run_name or "flow run", "dim"
+    label = clean(label, multiline=False)
+    if len(label) > _RUN_WIDTH:
+        label = label[:_RUN_WIDTH - 1] + "…"
+    return Text(f"{label:<{_RUN_WIDTH}}", style=style)
+
+
+def _print_log(out: Output, entry: Any, *, stream: bool, flow_run_name: str = "") -> None:
     if out.format == "json":
         if stream:
             out.json_line(_log_record(entry))
@@ -39,7 +57,10 @@ def _print_log(out: Output, entry: Any, *, stream: bool) -> None:
         out.file.flush()
         return
     line = Text(f"{entry.timestamp.astimezone():%H:%M:%S} ", style="dim")
-    line.append(f"{entry.level_name:<8}", style=LEVEL_STYLES.get(entry.level_name, ""))
+    line.append(f"{clean(entry.level_name, multiline=False):<8}",
+                style=LEVEL_STYLES.get(entry.level_name, ""))
+    line.append(" ")
+    line.append_text(_run_label(entry, flow_run_name))
     line.append(" ")
     line.append(clean(entry.message))
     out.print(line)
@@ -62,8 +83,9 @@ def logs(
     )] = 2.0,
     output: OutputOpt = None,
 ) -> None:
-    """Print a flow run's logs, oldest first. JSON output is a list, or one object per line
-    with --follow; tsv/csv columns: timestamp, level, logger, task_run_id, message."""
+    """Print a flow run's logs, oldest first, each line with the task run that wrote it (or
+    the flow run). JSON output is a list, or one object per line with --follow; tsv/csv
+    columns: timestamp, level, logger, task_run_id, task_run_name, task_name, message."""
     from prefect_widgets.logs import _level_number, watch_flow_run
 
     state = current_state()
@@ -82,7 +104,7 @@ def logs(
             out.json([_log_record(e) for e in entries])
             return
         for entry in entries:
-            _print_log(out, entry, stream=False)
+            _print_log(out, entry, stream=False, flow_run_name=run.name)
         if out.is_table and not len(entries):
             note("No log lines match.")
         return
@@ -100,7 +122,7 @@ def logs(
             continue
         if not is_state and task_run is not None and entry.task_run_id != task_run:
             continue
-        _print_log(out, entry, stream=True)
+        _print_log(out, entry, stream=True, flow_run_name=run.name)
     if run.end_time is None or (datetime.now(timezone.utc) - run.end_time).total_seconds() < 15:
         _drain_late_logs(out, run, seen, minimum, task_run)
 
@@ -121,7 +143,7 @@ def _drain_late_logs(out: Output, run: FlowRunView, seen: set[str | None],
                  if e.id not in seen]
         for entry in fresh:
             seen.add(entry.id)
-            _print_log(out, entry, stream=True)
+            _print_log(out, entry, stream=True, flow_run_name=run.name)
         if fresh:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= 1.5:

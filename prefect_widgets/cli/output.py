@@ -1,9 +1,19 @@
 """Output of the command line: rich tables on a terminal, plain tab-separated lines, CSV or
 JSON otherwise; the CLI's compact cell forms (local times, short durations, state badges).
 
-Every string that came from the server goes through `clean()` before it reaches a terminal:
-control characters and bidi overrides are shown escaped, and rich markup is never parsed
-from data (cells are `Text` objects), so a run named ``[red]x`` or ``\\x1b[2J`` prints as is.
+Every string from the server reaches the terminal through `prefect_widgets.formatting`'s one
+rule (`visible`): control, bidi and invisible format characters are shown as Python escapes
+(``\\x1b``, ``\\x9b``, ``\\u202e``). Per format:
+
+- table: `clean` (one-line or multi-line), cut to `display.max_text` characters with
+  "… (N more characters)"; rich markup is never parsed from data (cells are `Text`), so a
+  run named ``[red]x`` prints as is;
+- tsv: `visible` with tab and newline escaped too (they are the separators), never cut;
+- csv: `csv_cell`: tab and newline kept (CSV quotes them), and a leading ``'`` on a cell a
+  spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``; not on plain numbers);
+- json: `json_visible`: the same JSON value, with C1, bidi and format characters (and DEL)
+  written as ``\\uXXXX`` escapes, so nothing is lost;
+- stderr (errors, notes): one line through `visible`, cut like a table cell.
 """
 
 from __future__ import annotations
@@ -11,7 +21,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +30,9 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from prefect_widgets.formatting import csv_cell, json_visible, shorten, visible
+from prefect_widgets.options import display
 
 FORMATS = ("table", "tsv", "csv", "json")
 
@@ -32,21 +44,11 @@ STATE_STYLES = {
 LEVEL_STYLES = {"DEBUG": "grey50", "INFO": "", "WARNING": "yellow", "ERROR": "bold red",
                 "CRITICAL": "bold white on red"}
 
-# C0/C1 controls (tab and newline handled per format) and Unicode bidi overrides/isolates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def clean(value: Any, *, multiline: bool = True) -> str:
-    """A string safe to print on a terminal; newlines kept only if `multiline`."""
-    text = _UNSAFE.sub(_escape_char, "" if value is None else str(value))
-    if not multiline:
-        text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    return text
+    """A table cell or stderr text: `visible` (tab and newline kept only if `multiline`),
+    cut to `display.max_text` characters with "… (N more characters)"."""
+    text = shorten("" if value is None else str(value), display.max_text)
+    return visible(text, "\t\n" if multiline else "")
 
 
 def json_default(value: Any) -> Any:
@@ -130,19 +132,21 @@ class Output:
         return self.format == "table"
 
     def json(self, value: Any) -> None:
-        self.file.write(json.dumps(value, default=json_default, indent=2, ensure_ascii=False))
-        self.file.write("\n")
+        text = json.dumps(value, default=json_default, indent=2, ensure_ascii=False)
+        self.file.write(json_visible(text) + "\n")
 
     def json_line(self, value: Any) -> None:
-        self.file.write(json.dumps(value, default=json_default, ensure_ascii=False) + "\n")
+        text = json.dumps(value, default=json_default, ensure_ascii=False)
+        self.file.write(json_visible(text) + "\n")
         self.file.flush()
 
     def plain_row(self, values: Sequence[Any]) -> None:
         """One line of values: a CSV row with `--output csv`, tab-separated otherwise."""
         if self.format == "csv":
-            csv.writer(self.file, lineterminator="\n").writerow([plain(v) for v in values])
+            csv.writer(self.file, lineterminator="\n").writerow(
+                [csv_cell(plain(v)) for v in values])
         else:
-            self.file.write("\t".join(clean(plain(v), multiline=False) for v in values) + "\n")
+            self.file.write("\t".join(visible(plain(v), "") for v in values) + "\n")
 
     def rows(self, columns: Sequence[Column], records: Sequence[dict[str, Any]], *,
              title: str | None = None, empty: str = "Nothing found.") -> None:
@@ -175,10 +179,10 @@ class Output:
             writer = csv.writer(self.file, lineterminator="\n")
             writer.writerow(["field", "value"])
             for key, value in items:
-                writer.writerow([key, plain(value)])
+                writer.writerow([csv_cell(key), csv_cell(plain(value))])
         else:
             for key, value in items:
-                self.file.write(f"{key}\t{clean(plain(value), multiline=False)}\n")
+                self.file.write(f"{visible(key, '')}\t{visible(plain(value), '')}\n")
 
     def print(self, *renderables: Any) -> None:
         self.console.print(*renderables)
@@ -195,7 +199,7 @@ def _cell(column: Column, value: Any) -> str | Text:
 
 def note(message: str) -> None:
     """A hint for people, on stderr (never mixed into the data on stdout)."""
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(clean(message) + "\n")
 
 
 def detail_table(rows: Iterable[tuple[str, str | Text]]) -> Table:

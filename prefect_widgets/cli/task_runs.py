@@ -23,6 +23,15 @@ from .app import (
     limit_or_none,
     parse_states,
 )
+from .debugging import (
+    artifact_record,
+    artifacts_table,
+    failure_pairs,
+    failure_record,
+    failure_text,
+    history_records,
+    history_text,
+)
 from .lookup import flow_run_by_id, snapshot_task_runs
 from .output import Column, detail_table, iso, note, seconds, state_line
 from .rows import print_runs, task_run_record
@@ -133,11 +142,16 @@ def task_run_inspect(
         "--map-index", min=0, metavar="K",
         help="With --slug: the K-th run of a mapped or repeated task (0-based; the "
              "map_index of `task-run ls`).")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Show every frame of the traceback, Prefect's internal ones too.")
+    ] = False,
     output: OutputOpt = None,
 ) -> None:
     """Show one task run: state and message, timings, map index (as `task-run ls` numbers
-    it), retries that happened and the configured limit (max_retries), inputs and state
-    history."""
+    it), retries that happened and the configured limit (max_retries), inputs, state
+    history with the time spent in each state, its error if it failed (the user's frames
+    and the final exception line; Prefect's internal frames folded unless --full) and its
+    artifacts."""
     from prefect_widgets.views import TaskRunView
 
     state = current_state()
@@ -156,24 +170,31 @@ def task_run_inspect(
         except AmbiguousTaskRun as exc:
             message = str(exc).replace("pass map_index= or", "pass --map-index K or")
             raise AmbiguousTaskRun(message, exc.candidates) from None
-    history = task.states
+    history = task.state_history
+    failure, artifacts = task.error, task.artifacts
     record = {
         **task_run_record(task),
         "expected_start_time": iso(task.expected_start_time),
         "total_run_time": seconds(task.total_run_time),
         "upstream_task_run_ids": task.upstream_task_run_ids,
-        "states": [{"type": s.type, "name": s.name, "message": s.message,
-                    "timestamp": iso(s.timestamp)} for s in history],
+        "states": history_records(history),
+        "error": failure_record(failure) if failure is not None else None,
+        "artifacts": [artifact_record(a) for a in artifacts],
     }
     out = state.out(output)
     if out.format == "json":
         out.json(record)
         return
     if not out.is_table:
-        out.pairs([(k, v) for k, v in record.items() if k != "states"]
-                  + [(f"state.{i}", f"{s['timestamp']} {s['name']}"
+        out.pairs([(k, v) for k, v in record.items()
+                   if k not in ("states", "error", "artifacts")]
+                  + [(f"state.{i}", f"{s['timestamp']} {s['name']} ({s['duration']} s)"
                       + (f": {s['message']}" if s["message"] else ""))
-                     for i, s in enumerate(record["states"])])
+                     for i, s in enumerate(record["states"])]
+                  + (failure_pairs(failure) if failure is not None else [])
+                  + [(f"artifact.{a['key'] or a['artifact_id']}",
+                      f"{a['kind']}: {a['description'] or ''}: {a['detail']}")
+                     for a in record["artifacts"]])
         return
     limit = record["max_retries"]
     rows: list[tuple[str, Any]] = [
@@ -197,11 +218,11 @@ def task_run_inspect(
         rows.append(("Tags", ", ".join(task.tags)))
     if task.upstream_task_run_ids:
         rows.append(("Upstream", "\n".join(task.upstream_task_run_ids)))
-    history_text = Text()
-    for i, item in enumerate(history):
-        if i:
-            history_text.append("\n")
-        history_text.append(f"{local_time(item.timestamp)}  ")
-        history_text.append_text(state_line(item.type, item.name, item.message))
-    rows.append(("History", history_text if history else "-"))
+    rows.append(("History", history_text(history) if len(history) else "-"))
     out.print(detail_table(rows))
+    if failure is not None:
+        out.print(Text("\nError:", style="bold"))
+        out.print(failure_text(failure, full=full))
+    if len(artifacts):
+        out.print(Text(f"\nArtifacts ({len(artifacts)}):", style="bold"))
+        out.print(artifacts_table(artifacts))

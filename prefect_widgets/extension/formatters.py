@@ -144,7 +144,7 @@ def note_html(kind: str, title: str, message: str) -> str:
     from prefect_widgets.html import Markup, _header, _wrap
 
     body = _header(kind, title) + Markup('<div class="pw-error">{}</div>').format(message)
-    return _wrap(body, f"{kind} {title}: {message}")
+    return _wrap(body)
 
 
 def reason(exc: BaseException) -> str:
@@ -214,19 +214,19 @@ def format_list_html(items: Any) -> str | None:
     if kind == "task_run":
         return TaskRunList(views)._repr_html_()
     badges = Markup(" ").join(_badge(v) for v in views)
-    return _wrap(_header("States", f"{len(views):,}") + Markup("<div>{}</div>").format(badges),
-                 "[" + ", ".join(repr(v) for v in views) + "]")
+    return _wrap(_header("States", f"{len(views):,}") + Markup("<div>{}</div>").format(badges))
 
 
 def _plain_printer(obj: Any, p: Any, cycle: bool) -> None:
-    """text/plain summary of flow runs and task runs (no server requests)."""
-    from prefect_widgets.html import flow_run_text, task_run_text
+    """text/plain summary of flow runs and task runs (no server requests), terminal-safe and
+    bounded like every text/plain part (`html.plain_text`)."""
+    from prefect_widgets.html import flow_run_text, plain_text, task_run_text
 
     try:
         view = to_view(obj, None)
         text = flow_run_text(view, None) if kind_of(obj) == "flow_run" else task_run_text(view)
     except Exception:  # fall back to the model's own repr, never a traceback
-        text = repr(obj)
+        text = plain_text(obj)
     p.text(text)
 
 

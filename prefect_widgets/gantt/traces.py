@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from prefect_widgets.states import STATE_COLORS, STATE_TYPES
+from prefect_widgets.states import STATE_COLORS, STATE_TYPES, UNKNOWN_STATE_COLOR
 
 from .lanes import Lanes
 from .segments import RETRIED, Rows, Segments, critical_rows, lead_ins
@@ -49,7 +49,8 @@ def _group_order(present: set[str]) -> list[str]:
         order.append(state)
         if state == "CRASHED":
             order.append(RETRIED)
-    return [g for g in order if g in present]
+    # state types Prefect 3.8 does not define come last, in grey
+    return [g for g in order if g in present] + sorted(present - set(order))
 
 
 @dataclass
@@ -64,8 +65,10 @@ class Palette:
 def palette(rows: Rows, segments: Segments, color_by: str) -> Palette:
     if color_by == "state":
         groups = _group_order(set(segments.group.tolist()))
-        return Palette(groups, {s: STATE_COLORS.get(s, RETRIED_COLOR) for s in groups},
-                       {s: RETRIED_LABEL if s == RETRIED else s.title() for s in groups})
+        colors = {s: RETRIED_COLOR if s == RETRIED else STATE_COLORS.get(s, UNKNOWN_STATE_COLOR)
+                  for s in groups}
+        return Palette(groups, colors, {s: RETRIED_LABEL if s == RETRIED else escape(s.title())
+                                        for s in groups})
     groups = list(dict.fromkeys(rows.task_names))
     return Palette(groups, {g: QUALITATIVE[i % len(QUALITATIVE)] for i, g in enumerate(groups)},
                    {g: escape(g) for g in groups})
@@ -102,7 +105,8 @@ class _Traces:
     def hover(self, members: np.ndarray, state_label: str, g: str, with_queued: bool) -> Any:
         seg = self.seg
         known = not np.isnan(self.retries[members]).any()
-        template = (f"<b>%{{text}}</b><br>{state_label}<br>duration: %{{customdata[0]:.2f}} s"
+        label = escape(state_label)
+        template = (f"<b>%{{text}}</b><br>{label}<br>duration: %{{customdata[0]:.2f}} s"
                     + ("<br>retries: %{customdata[1]}" if known else "")
                     + ("<br>queued: %{customdata[2]:.2f} s" if with_queued else "")
                     + "<extra></extra>")
@@ -195,9 +199,10 @@ class _Traces:
             x=xs, y=np.full(len(waiting), float(self.lanes.count)), mode="markers",
             name=f"{NOT_STARTED} ({len(waiting):,})", legendrank=3000,
             marker={"symbol": "circle-open", "size": 7,
-                    "color": [STATE_COLORS.get(states[i], "#6b7280") for i in waiting]},
+                    "color": [STATE_COLORS.get(states[i], UNKNOWN_STATE_COLOR)
+                              for i in waiting]},
             text=rows.text[waiting].tolist(),
-            customdata=[states[i].title() for i in waiting],
+            customdata=[escape(states[i].title()) for i in waiting],
             hovertemplate="<b>%{text}</b><br>%{customdata} · never started<extra></extra>",
             meta={"pw": "not-started", "bars": len(waiting)})]
 

@@ -1,24 +1,36 @@
 """Rich HTML reprs without JavaScript (xarray style), shared by the notebook and the reports.
 
 Each repr is one `<div class="pw-root">` holding the stylesheet (a package resource read
-once), a `<pre class="pw-text-repr-fallback">` text copy that the stylesheet hides, and the
-styled body, which carries `style="display:none"` that the stylesheet overrides: renderers
-that drop `<style>` (GitHub, nbviewer, untrusted notebooks) show the text copy instead.
+once) and the body, once: renderers that drop `<style>` (GitHub, nbviewer, untrusted
+notebooks) show the body as plain HTML, which reads on its own; the text is the
+mimebundle's separate ``text/plain`` part.
 Collapsing uses `<details>`. Markup is safe by construction (`markup`): every helper
 returns `Markup` and escapes whatever plain value it is given; only http(s) URLs become
 links. Output is bounded by `prefect_widgets.options.display`.
 
 One concern per module: `markup` (the helpers and the repr shell), `runs` (flow runs, task
-runs, flows), `lists` (run lists and logs), `bundle` (the mimebundle of each display
-type). This package re-exports what other modules use.
+runs, flows), `lists` (run lists and logs), `debug` (failures with tracebacks, artifacts,
+state histories, task inputs), `markdown` (markdown to sanitised HTML: `markdown_html`),
+`bundle` (the mimebundle of each display type). This package re-exports what other modules use.
 """
 
 from __future__ import annotations
 
 from prefect_widgets.states import STATE_COLORS
 
-from .bundle import mimebundle
+from .bundle import PLAIN_TEXT_STRINGS, mimebundle, plain_text
+from .debug import (
+    artifact_html,
+    artifact_list_html,
+    artifacts_section,
+    failure_html,
+    failures_section,
+    state_history_html,
+    task_inputs_html,
+    traceback_html,
+)
 from .lists import flow_run_list_html, log_lines_html, log_list_html, task_run_list_html
+from .markdown import markdown_html
 from .markup import (
     COUNT_ORDER,
     EMPTY,
@@ -74,7 +86,10 @@ __all__ = [
     "grid", "head_tail", "header", "link", "mapping", "mono", "muted", "row", "state_class",
     "table", "trunc", "try_load", "wrap", "SLOWEST", "TASK_HEADER", "failed_table_html",
     "flow_run_body", "flow_run_text", "load_task_runs", "slowest_table_html", "task_run_text",
-    "task_table_html", "log_lines_html",
+    "task_table_html", "log_lines_html", "plain_text", "PLAIN_TEXT_STRINGS",
+    "failure_html", "artifact_html", "artifact_list_html", "state_history_html",
+    "traceback_html", "failures_section", "artifacts_section", "task_inputs_html",
+    "markdown_html",
 ]
 
 # The names the live-widget extension and older callers use (same helpers, same behaviour:

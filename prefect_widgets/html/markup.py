@@ -6,7 +6,7 @@ unescaped string cannot reach the page by accident. Build with
 `Markup("<td>{}</td>").format(value)` and `EMPTY.join(parts)`, never f-strings with values.
 `Markup` is markupsafe's, escaping as the standard library's `html.escape(quote=True)`
 does (`&quot;`, `&#x27;`). Only http(s) URLs become links. Also here: the repr shell
-(`wrap`: the stylesheet, a text fallback, the body) and the shared building blocks
+(`wrap`: the stylesheet and the body) and the shared building blocks
 (badges, chips, grids, details, tables, error blocks). Output is bounded by
 `prefect_widgets.options.display`.
 """
@@ -52,7 +52,7 @@ class Markup(markupsafe.Markup):
 HTML = Markup | markupsafe.Markup | str
 EMPTY = Markup("")
 MAX_TITLE = 2_000  # characters of a cut value kept in its tooltip
-MAX_FALLBACK = 20_000  # characters of the plain-text fallback
+MAX_FALLBACK = 20_000  # characters of a long text block (a traceback's whole text)
 #: Order of states in counts: problems first, then the lifecycle.
 COUNT_ORDER = ("FAILED", "CRASHED", "RUNNING", "CANCELLING", "PAUSED", "PENDING", "SCHEDULED",
                "CANCELLED", "COMPLETED")
@@ -160,8 +160,13 @@ def badge(state: State) -> Markup:
 
 
 def state_badge_html(state: State, *, standalone: bool = True) -> Markup:
-    """The state's badge; `standalone` wraps it in the repr shell (stylesheet, text)."""
-    return wrap(badge(state), repr(state), inline=True) if standalone else badge(state)
+    """The state's badge; `standalone` wraps it in the repr shell (stylesheet, text) and
+    shows the state's message (why a Failed or Crashed state failed) after the badge."""
+    if not standalone:
+        return badge(state)
+    message = Markup(' <span class="pw-state-message">{}</span>').format(
+        capped(state.message, display.max_text)) if state.message else EMPTY
+    return wrap(badge(state) + message, inline=True)
 
 
 def counts_html(counts: dict[str, int]) -> Markup:
@@ -173,8 +178,8 @@ def counts_html(counts: dict[str, int]) -> Markup:
     ordered += [(t, n) for t, n in counts.items() if t not in COUNT_ORDER and n]
     bar = EMPTY.join(Markup('<span class="{}" style="width:{:.3f}%" title="{}: {:,}"></span>')
                      .format(state_class(t), 100 * n / total, t.title(), n) for t, n in ordered)
-    legend = EMPTY.join(Markup('<span><span class="pw-swatch {}"></span>{} {:,}</span>')
-                        .format(state_class(t), t.title(), n) for t, n in ordered)
+    legend = Markup(" ").join(Markup('<span><span class="pw-swatch {}"></span>{} {:,}</span>')
+                              .format(state_class(t), t.title(), n) for t, n in ordered)
     return Markup('<div class="pw-bar">{}</div><div class="pw-counts">{}</div>').format(
         bar, legend)
 
@@ -187,8 +192,8 @@ def chips(values: Iterable[Any]) -> Markup:
     values = list(values)
     if not values:
         return muted("none")
-    shown = EMPTY.join(Markup('<span class="pw-chip">{}</span>').format(trunc(v))
-                       for v in values[:display.max_items])
+    shown = Markup(" ").join(Markup('<span class="pw-chip">{}</span>').format(trunc(v))
+                             for v in values[:display.max_items])
     more = len(values) - display.max_items
     return shown + (Markup(' <span class="pw-muted">… {} more</span>').format(more)
                     if more > 0 else EMPTY)
@@ -268,15 +273,18 @@ def try_load(what: str, load: Callable[[], T]) -> tuple[T | None, Markup]:
 # --------------------------------------------------------------------------- the repr shell
 
 
-def wrap(body: HTML, text: str, *, inline: bool = False) -> Markup:
-    """The repr shell: stylesheet, hidden text fallback, body hidden until styles load."""
-    shell = ('<{0} class="pw-root"><style>{1}</style><pre class="pw-text-repr-fallback">{2}</pre>'
-             '<{0} class="pw-wrap" style="display:none">{3}</{0}></{0}>')
-    return Markup(shell).format(Markup("span" if inline else "div"), stylesheet(),
-                                capped(text, MAX_FALLBACK), body)
+def wrap(body: HTML, *, inline: bool = False) -> Markup:
+    """The repr shell: the stylesheet, then the body, once.
+
+    No hidden text copy: GitHub's notebook viewer strips `<style>`, `style` attributes and
+    `hidden`, so a copy hidden by any of them showed next to the body. Without styles the
+    body reads as plain HTML (headings, tables, definition lists, `<details>`); the text
+    is the mimebundle's separate ``text/plain`` part."""
+    shell = '<{0} class="pw-root"><style>{1}</style><{0} class="pw-wrap">{2}</{0}></{0}>'
+    return Markup(shell).format(Markup("span" if inline else "div"), stylesheet(), body)
 
 
 def header(kind: str, title: HTML, extra: HTML = EMPTY) -> Markup:
     """The repr's first line: its kind, its title, and `extra` (badges, counts)."""
-    return Markup('<div class="pw-header"><span class="pw-kind">{}</span>'
-                  '<span class="pw-title">{}</span>{}</div>').format(kind, title, extra)
+    return Markup('<div class="pw-header"><span class="pw-kind">{}</span> '
+                  '<span class="pw-title">{}</span> {}</div>').format(kind, title, extra)

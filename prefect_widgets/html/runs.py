@@ -1,4 +1,5 @@
-"""The reprs of single runs: flow runs, task runs and flows, with their text fallbacks.
+"""The reprs of single runs: flow runs, task runs and flows, and their plain-text forms
+(the terminal's pretty-printer).
 
 Also the task-run tables (all task runs head and tail, the failed ones, the slowest ones)
 that the run lists and the reports reuse. A flow run's repr loads its task runs and its
@@ -20,10 +21,12 @@ from prefect_widgets.formatting import (
     fmt_time,
     run_counts_text,
     task_label,
+    visible,
 )
 from prefect_widgets.options import display
 from prefect_widgets.states import State
 
+from .debug import debug_loads, flow_run_debug, task_run_debug
 from .markup import (
     COUNT_ORDER,
     EMPTY,
@@ -35,6 +38,7 @@ from .markup import (
     cut,
     details,
     error_block,
+    escape,
     grid,
     head_tail,
     header,
@@ -121,15 +125,18 @@ def _task_name_cell(task: TaskRunView) -> Markup:
     return mark + link_to(trunc(task.name), url)
 
 
-def task_row(task: TaskRunView, message: bool = False) -> Markup:
-    """One task run's table row (TASK_HEADER; with `message`, the state's message too)."""
+def task_row(task: TaskRunView, message: bool = False, flow_run: HTML | None = None) -> Markup:
+    """One task run's table row (TASK_HEADER; with `message`, the state's message too;
+    with `flow_run`, that cell after the task's)."""
     label = task_label(task.task_name, task.map_index, task.mapped, task.map_index_uncertain)
     cells: list[HTML] = [badge(task.state), _task_name_cell(task), trunc(label),
                          fmt_time(task.start_time), fmt_duration(task.duration),
                          str(task.retries)]
+    if flow_run is not None:
+        cells.insert(3, flow_run)
     if message:
         cells.append(trunc(task.state.message or "", 2 * display.max_colwidth))
-    return row(cells, numeric=(5,))
+    return row(cells, numeric=(len(TASK_HEADER) - 1 + (flow_run is not None),))
 
 
 def task_table_html(task_runs: Sequence[TaskRunView]) -> Markup:
@@ -168,9 +175,10 @@ def load_task_runs(view: FlowRunView) -> tuple[list[TaskRunView] | None, Markup]
 
 def flow_run_text(view: FlowRunView, task_runs: Sequence[TaskRunView] | None,
                   flow_name: str | None = None) -> str:
-    """The flow run as plain text (the repr's fallback, the terminal's pretty-printer)."""
-    lines = [f"FlowRunView {view.name!r} [{view.state.name}]"
-             + (f" of flow {flow_name!r}" if flow_name else "")]
+    """The flow run as plain text (the terminal's pretty-printer):
+    every string cut (`display.max_colwidth`), terminal-safe (`visible`)."""
+    lines = [f"FlowRunView {cut(view.name)!r} [{cut(view.state.name)}]"
+             + (f" of flow {cut(flow_name)!r}" if flow_name else "")]
     if view.state.message:
         lines.append(f"  message:  {cut(view.state.message, 4 * display.max_colwidth)}")
     lines.append(f"  id:       {view.flow_run_id}")
@@ -183,9 +191,9 @@ def flow_run_text(view: FlowRunView, task_runs: Sequence[TaskRunView] | None,
         lines.append(f"  {_run_counts(task_runs)} ({_text_counts(counts)})")
         failed = [t for t in task_runs if _is_problem(t)][:display.max_failed]
         for task in failed:
-            lines.append(f"    ✗ {cut(task.name)} [{task.state.name}] "
+            lines.append(f"    ✗ {cut(task.name)} [{cut(task.state.name)}] "
                          f"{cut(task.state.message or '')}")
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def _task_runs_section(task_runs: Sequence[TaskRunView], slowest_open: bool) -> Markup:
@@ -205,7 +213,7 @@ def _task_runs_section(task_runs: Sequence[TaskRunView], slowest_open: bool) -> 
 def flow_run_body(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = None, *,
                   flow_name: str | None = None, errors: HTML = EMPTY,
                   heading: str = "Flow run", link: bool = True,
-                  slowest_open: bool = True) -> Markup:
+                  slowest_open: bool = True, sections: HTML = EMPTY) -> Markup:
     """The flow run's HTML body (no shell): shared by the notebook repr and the reports.
 
     Below the task table, the `SLOWEST` task runs by duration (from the same task runs:
@@ -215,7 +223,7 @@ def flow_run_body(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = N
         name = link_to(name, ui_url(view))
     extra = badge(view.state)
     if flow_name:
-        extra += Markup('<span class="pw-sub">flow {}</span>').format(trunc(flow_name))
+        extra += Markup(' <span class="pw-sub">flow {}</span>').format(trunc(flow_name))
     rows: list[tuple[str, HTML]] = [
         ("id", mono(view.flow_run_id)),
         ("start", fmt_time(view.start_time)),
@@ -240,6 +248,7 @@ def flow_run_body(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = N
                          and len(view.parameters) <= display.max_items))
     if task_runs is not None:
         parts.append(_task_runs_section(task_runs, slowest_open))
+    parts.append(escape(sections))  # artifacts, state history (`.debug`)
     return EMPTY.join(parts)
 
 
@@ -268,31 +277,32 @@ def flow_run_repr(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = N
         data = view.data
     except Exception as exc:  # no usable client (no API URL): render what the view holds
         if not fetch:
-            return wrap(flow_run_body(view, task_runs), flow_run_text(view, task_runs)), None
+            return wrap(flow_run_body(view, task_runs)), None
         errors = (error_block("the task runs", exc) if task_runs is None else EMPTY) \
             + error_block("the flow", exc)
         body = flow_run_body(view, task_runs, errors=errors)
-        return wrap(body, flow_run_text(view, task_runs)), None
+        return wrap(body), None
     errors, flow_error, note = EMPTY, EMPTY, None
     if fetch:
         budget = Deadline(deadline)
         tasks_pending = None if task_runs is not None else budget.start(
             "the task runs", lambda: view.task_runs(progress=False), data, "task_views")
         flow_pending = budget.start("the flow", lambda: view.flow.name, data, "flow")
+        debug_pending = [budget.start(what, load, data, key)
+                         for key, what, load in debug_loads(view)]
         if tasks_pending is not None:
             task_runs, errors = _awaited(budget, tasks_pending)
         flow_error = _awaited(budget, flow_pending)[1]
+        flow_error += EMPTY.join(_awaited(budget, p)[1] for p in debug_pending)
         note = budget.note()
     if task_runs is None:  # offline, or not loaded in time: what the snapshot holds
         task_runs = data.peek("task_views")
     flow_name = data.peek("flow").name if data.holds("flow") else None
     notes = Markup('<div class="pw-error pw-stale">{}</div>').format(note) if note else EMPTY
+    failures, sections = flow_run_debug(view)
     body = flow_run_body(view, task_runs, flow_name=flow_name,
-                         errors=notes + errors + flow_error)
-    text = flow_run_text(view, task_runs, flow_name)
-    if note:
-        text += f"\n  note:     {note}"
-    return wrap(body, text), note
+                         errors=notes + errors + flow_error + failures, sections=sections)
+    return wrap(body), note
 
 
 def _awaited(budget: Any, pending: Any) -> tuple[Any, Markup]:
@@ -332,21 +342,24 @@ def _inputs(task: TaskRunView) -> Markup:
 
 
 def task_run_text(task: TaskRunView) -> str:
-    """The task run as plain text (the repr's fallback, the terminal's pretty-printer)."""
-    lines = [f"TaskRunView {task.name!r} [{task.state.name}]"]
+    """The task run as plain text (the terminal's pretty-printer):
+    every string cut (`display.max_colwidth`), terminal-safe (`visible`)."""
+    lines = [f"TaskRunView {cut(task.name)!r} [{cut(task.state.name)}]"]
     if task.state.message:
         lines.append(f"  message:  {cut(task.state.message, 4 * display.max_colwidth)}")
-    lines += [f"  id:       {task.task_run_id}", f"  task key: {task.task_key}",
+    lines += [f"  id:       {task.task_run_id}", f"  task key: {cut(task.task_key)}",
               f"  start:    {fmt_time(task.start_time)}   end: {fmt_time(task.end_time)}"
               f"   duration: {fmt_duration(task.duration)}",
               f"  retries:  {_retries(task.run_count)}"]
     if task.tags:
         lines.append(f"  tags:     {', '.join(cut(t) for t in task.tags[:display.max_items])}")
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def task_run_html(task: TaskRunView) -> Markup:
-    """The TaskRunView repr (no request: what the view holds)."""
+    """The TaskRunView repr. A view read from a server also loads, within the display
+    deadline, its error (if it failed), artifacts, state history and upstream run names
+    (`.debug.task_run_debug`); a view built without a client shows what it holds."""
     rows: list[tuple[str, HTML]] = [
         ("id", mono(task.task_run_id)),
         ("task key", mono(trunc(task.task_key))),
@@ -363,11 +376,13 @@ def task_run_html(task: TaskRunView) -> Markup:
     rows.append(("tags", chips(task.tags)))
     if task.labels:
         rows.append(("labels", chips(f"{k}={v}" for k, v in task.labels.items())))
-    rows.append(("upstream", chips(task.upstream_task_run_ids)))
+    errors, inputs, sections = EMPTY, _inputs(task), EMPTY
+    if task.client is not None:
+        errors, inputs, sections = task_run_debug(task)
     body = (header("Task run", trunc(task.name), badge(task.state)) + _message(task.state)
-            + grid(rows) + details("Inputs", _inputs(task), len(task.task_inputs))
-            + details("Retry policy", _policy(task.empirical_policy), open_=False))
-    return wrap(body, task_run_text(task))
+            + errors + grid(rows) + details("Inputs", inputs, len(task.task_inputs))
+            + sections + details("Retry policy", _policy(task.empirical_policy), open_=False))
+    return wrap(body)
 
 
 # --------------------------------------------------------------------------- flows
@@ -381,4 +396,4 @@ def flow_html(flow: FlowView) -> Markup:
                                     ("tags", chips(flow.tags))]
     if flow.labels:
         rows.append(("labels", chips(f"{k}={v}" for k, v in flow.labels.items())))
-    return wrap(header("Flow", trunc(flow.name)) + grid(rows), repr(flow))
+    return wrap(header("Flow", trunc(flow.name)) + grid(rows))

@@ -1,0 +1,121 @@
+"""The widget's details panel of a failed task run in a real JupyterLab (issue 18): a click
+on the failed bar asks the kernel, whose `details` trait brings the error (user frames and
+final exception line shown, Prefect's frames folded), the state history and artifacts.
+Screenshots: tests/artifacts/lab-widget-details-failed-{light,dark}.png and
+lab-widget-details-artifacts.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lab import CHROMIUM, JupyterLab, chromium_browser, lab_page, write_notebook
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+WIDGET = ".jp-NotebookPanel:not(.lm-mod-hidden) .pw-widget"
+
+
+@pytest.fixture(scope="module")
+def lab(prefect_server, tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    server = JupyterLab(tmp_path_factory.mktemp("lab-notebooks"),
+                        tmp_path_factory.mktemp("lab-state"), env=prefect_server.env())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(lab):
+    with chromium_browser() as browser, lab_page(browser, lab, ARTIFACTS, height=1400) as page:
+        yield page
+
+
+def _click_first_bar(page, widget) -> None:
+    """Sweep the canvas until the tooltip shows over a bar, then click there."""
+    box = widget.locator("canvas.pw-canvas").bounding_box()
+    tooltip = widget.locator(".pw-tooltip")
+    for fy in [0.1 + 0.05 * i for i in range(17)]:
+        for fx in [0.05 + 0.05 * i for i in range(19)]:
+            x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+            page.mouse.move(x, y)
+            if tooltip.is_visible():
+                page.mouse.click(x, y)
+                return
+    raise AssertionError("no bar found under the mouse anywhere on the canvas")
+
+
+def test_details_of_a_failed_task_show_its_error_in_jupyterlab(lab, page, debug_runs):
+    write_notebook(lab.root / "failed.ipynb", [
+        "from prefect_widgets.widget import FlowRunWidget\n"
+        f"w = FlowRunWidget({debug_runs['task_error']!r}, live=False)\nw"])
+    lab.open_notebook(page, "failed.ipynb")
+    lab.run_all(page)
+    page.wait_for_function(
+        "(s) => { const el = document.querySelector(s); return el && el.dataset.rendered === '1'; }",
+        arg=WIDGET, timeout=60_000, polling=50)
+    widget = page.locator(WIDGET)
+    _click_first_bar(page, widget)
+    details = widget.locator(".pw-details")
+    details.locator(".pw-details-error").wait_for(state="visible", timeout=30_000)
+
+    frames = details.locator("pre.pw-tb-frame").all_inner_texts()
+    assert any("in check_row" in f and "samples.py" in f for f in frames), frames
+    assert not any("site-packages/prefect/" in f for f in frames)
+    exception = details.locator("pre.pw-tb-exception").last
+    assert exception.inner_text() == "ValueError: boom: row 'x' is not a number"
+    assert exception.is_visible()
+    folded = details.locator("details.pw-tb-folded").first
+    assert folded.locator("summary").inner_text().endswith("internal frames")
+    assert not folded.locator("pre").is_visible()  # collapsed until asked
+    states = details.locator("table.pw-details-states .pw-details-state").all_inner_texts()
+    assert [s.strip() for s in states] == ["Pending", "Running", "Failed"]
+    labels = details.locator("dt").all_inner_texts()
+    assert len(labels) == len(set(labels)), labels  # each field once
+    assert "parse_rows-" in details.inner_text()
+
+    page.evaluate("(s) => document.querySelector(s).scrollIntoView({block: 'start'})", WIDGET)
+    page.wait_for_timeout(300)
+    widget.screenshot(path=str(ARTIFACTS / "lab-widget-details-failed-light.png"))
+    folded.locator("summary").click()
+    assert folded.locator("pre").is_visible()
+    assert "prefect/task_engine.py" in folded.locator("pre").inner_text()
+    lab.command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
+    try:
+        page.wait_for_selector(f"{WIDGET}.pw-dark", timeout=20_000)
+        page.wait_for_timeout(500)
+        widget.screenshot(path=str(ARTIFACTS / "lab-widget-details-failed-dark.png"))
+    finally:
+        lab.command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
+    assert page.errors == []
+
+
+def test_details_show_the_artifacts_rendered(lab, page, debug_runs):
+    write_notebook(lab.root / "artifacts.ipynb", [
+        "from prefect_widgets.widget import FlowRunWidget\n"
+        f"w = FlowRunWidget({debug_runs['artifacts']!r}, live=False)\nw"])
+    lab.open_notebook(page, "artifacts.ipynb")
+    lab.run_all(page)
+    page.wait_for_function(
+        "(s) => { const el = document.querySelector(s); return el && el.dataset.rendered === '1'; }",
+        arg=WIDGET, timeout=60_000, polling=50)
+    widget = page.locator(WIDGET)
+    _click_first_bar(page, widget)
+    artifacts = widget.locator(".pw-details .pw-details-artifact")
+    artifacts.first.wait_for(state="visible", timeout=30_000)
+    assert artifacts.count() == 6
+    summary = widget.locator('.pw-details-artifact[data-key="summary"]')
+    assert summary.locator("h1").inner_text() == "Summary"
+    assert summary.locator("a").get_attribute("rel") == "noopener noreferrer"
+    assert widget.locator('.pw-details-artifact[data-key="rows-by-region"] td').count() == 4
+    assert widget.locator('.pw-details-artifact[data-key="pixel"] img').count() == 1
+    assert widget.locator(".pw-details script").count() == 0
+    page.evaluate("(s) => document.querySelector(s).scrollIntoView({block: 'start'})", WIDGET)
+    page.wait_for_timeout(300)
+    widget.screenshot(path=str(ARTIFACTS / "lab-widget-details-artifacts.png"))
+    assert page.errors == []

@@ -1,0 +1,237 @@
+"""The standalone report in headless Chromium: offline, every bar drawn, filters, themes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_display_browser import ARGS, CHROMIUM
+from test_report import hostile_artifacts_run
+
+from prefect_widgets import FlowRunView
+from prefect_widgets.report import flow_run_report
+from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_report(browser, path: Path, *, scheme: str = "light", javascript: bool = True):
+    """A page on the report with every request recorded and any network request refused."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900},
+                                  color_scheme=scheme, java_script_enabled=javascript)
+    page = context.new_page()
+    page.requests, page.errors = [], []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    context.route("**/*", lambda route: route.continue_()
+                  if route.request.url == path.as_uri() else route.abort())  # nothing else
+    page.goto(path.as_uri())
+    return page
+
+
+def canvas_bars(page) -> int:
+    page.wait_for_selector(".pw-timeline canvas[data-bars]", state="attached", timeout=10_000)
+    return int(page.get_attribute(".pw-timeline canvas", "data-bars"))
+
+
+#: where the canvas holds a painted bar (CSS pixels), found by reading its pixels
+PAINTED_BAR = """() => {
+  const c = document.querySelector('.pw-timeline canvas');
+  const ratio = c.width / c.getBoundingClientRect().width;
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const plotBottom = c.height - 22 * ratio;  // above the time axis
+  for (let y = 0; y < plotBottom; y++) for (let x = Math.ceil(200 * ratio); x < c.width; x++) {
+    if (data[4 * (y * c.width + x) + 3] === 255) return [(x + 2) / ratio, (y + 2) / ratio];
+  }
+  return null;
+}"""
+
+
+def visible_rows(page) -> int:
+    return page.locator(".pw-all-tasks tbody tr:visible").count()
+
+
+def test_ten_task_run_report_offline_drawn_and_themed(browser, runs, tmp_path):
+    view = FlowRunView.from_flow_run_id(runs["slow"])
+    path = tmp_path / "slow.html"
+    flow_run_report(view, path)
+    tasks = view.task_runs()
+    ARTIFACTS.mkdir(exist_ok=True)
+    colours = {}
+    for scheme in ("light", "dark"):
+        page = open_report(browser, path, scheme=scheme)
+        assert canvas_bars(page) == len(tasks)
+        assert page.requests == [path.as_uri()]  # the file itself, nothing else
+        colours[scheme] = page.evaluate("""() => {
+          const c = document.querySelector('.pw-timeline canvas');
+          const ctx = c.getContext('2d');
+          const data = ctx.getImageData(0, 0, c.width, c.height).data;
+          let painted = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+          return {painted, bg: getComputedStyle(document.querySelector('.pw-report'))
+                  .backgroundColor};
+        }""")
+        assert colours[scheme]["painted"] > 1_000
+        page.screenshot(path=str(ARTIFACTS / f"report-{scheme}.png"), full_page=False)
+        page.locator(".pw-timeline").screenshot(
+            path=str(ARTIFACTS / f"report-timeline-{scheme}.png"))
+        assert page.errors == []
+        page.context.close()
+    assert colours["light"]["bg"] == "rgb(255, 255, 255)"
+    assert colours["dark"]["bg"] == "rgb(11, 17, 32)"
+
+
+def test_search_state_filter_hover_and_click(browser, runs, tmp_path):
+    view = FlowRunView.from_flow_run_id(runs["mapped"])
+    path = tmp_path / "mapped.html"
+    flow_run_report(view, path)
+    page = open_report(browser, path)
+    assert canvas_bars(page) == MAPPED_SIZE
+    assert visible_rows(page) == MAPPED_SIZE
+    page.locator(".pw-timeline").screenshot(path=str(ARTIFACTS / "report-timeline-mapped.png"))
+    target = view.task_runs()[7]
+    page.fill(".pw-task-search", target.name)
+    assert visible_rows(page) == 1
+    assert page.inner_text(".pw-all-tasks tbody tr:visible td:nth-child(2)") == target.name
+    assert page.inner_text(".pw-task-shown") == f"1 of {MAPPED_SIZE} task runs"
+    page.fill(".pw-task-search", "")
+    options = page.eval_on_selector_all(".pw-state option", "os => os.map(o => o.value)")
+    assert options == ["", "completed"]  # the states the run's task runs are in
+    page.select_option(".pw-state", "completed")
+    assert visible_rows(page) == MAPPED_SIZE
+    x, y = page.evaluate(PAINTED_BAR)
+    box = page.locator(".pw-timeline canvas").bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    found = page.inner_text(".pw-tip") if page.locator(".pw-tip").is_visible() else None
+    assert found and found.splitlines()[0].startswith("square-"), found
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    hit = page.locator("tr.pw-hit")
+    assert hit.count() == 1 and hit.locator("td").nth(1).inner_text() == found.splitlines()[0]
+    assert page.errors == []
+    page.context.close()
+
+
+def test_log_filters_by_task_run_and_level(browser, runs, tmp_path):
+    view = FlowRunView.from_flow_run_id(runs["failing"])
+    path = tmp_path / "failing.html"
+    flow_run_report(view, path)
+    page = open_report(browser, path)
+    lines = page.locator(".pw-log-line:visible")
+    total = lines.count()
+    assert total >= 3
+    page.locator(".pw-log-link").first.click()
+    only = lines.count()
+    assert 0 < only < total
+    assert all("write_to_warehouse" in t or "load_rows" in t
+               for t in page.locator(".pw-log-line:visible .pw-log-task").all_inner_texts())
+    page.click(".pw-log-only button")
+    assert lines.count() == total
+    page.select_option(".pw-level", "40")
+    assert page.locator(".pw-log-line:visible .pw-log-level").all_inner_texts() == \
+        ["ERROR"] * lines.count()
+    assert page.errors == []
+    page.context.close()
+
+
+def test_without_javascript_everything_is_readable(browser, runs, tmp_path):
+    view = FlowRunView.from_flow_run_id(runs["mapped"])
+    path = tmp_path / "mapped.html"
+    flow_run_report(view, path)
+    page = open_report(browser, path, javascript=False)
+    assert visible_rows(page) == MAPPED_SIZE
+    assert page.locator(".pw-filter:visible").count() == 0  # no dead controls
+    assert "The timeline needs JavaScript" in page.inner_text(".pw-timeline")
+    page.context.close()
+
+
+def test_hostile_report_executes_nothing(browser, runs, tmp_path):
+    view = FlowRunView.from_flow_run_id(runs["hostile"])
+    path = tmp_path / "hostile.html"
+    flow_run_report(view, path)
+    page = open_report(browser, path)
+    assert canvas_bars(page) >= 1
+    x, y = page.evaluate(PAINTED_BAR)
+    box = page.locator(".pw-timeline canvas").bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    assert page.inner_text(".pw-tip").splitlines()[0] == HOSTILE["img"]  # as text
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    for selector in (".pw-title", ".pw-badge", "td", ".pw-log-msg"):
+        for element in page.locator(selector).all()[:20]:
+            element.hover()
+    page.fill(".pw-task-search", HOSTILE["img"])
+    assert visible_rows(page) >= 1
+    page.screenshot(path=str(ARTIFACTS / "report-hostile.png"))
+    assert page.evaluate("() => typeof window.__pw_xss") == "undefined"
+    assert page.locator("img").count() == 0
+    assert page.requests == [path.as_uri()]
+    assert page.errors == []
+    page.context.close()
+
+
+def test_failing_run_report_shows_errors_and_artifacts_in_both_themes(browser, debug_runs,
+                                                                     tmp_path):
+    """Issue 18: the user's frame and exception line are visible and copyable text; the
+    folded frames open on a click; screenshots kept (report-errors-{light,dark}.png)."""
+    path = tmp_path / "task_error.html"
+    flow_run_report(FlowRunView.from_flow_run_id(debug_runs["task_error"]), path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for scheme in ("light", "dark"):
+        page = open_report(browser, path, scheme=scheme)
+        errors = page.locator(".pw-errors")
+        errors.scroll_into_view_if_needed()
+        shown = errors.inner_text()
+        assert "in check_row" in shown
+        assert "ValueError: boom: row 'x' is not a number" in shown
+        colour = page.evaluate("""() => getComputedStyle(
+            document.querySelector('.pw-tb-exception')).color""")
+        assert colour == ("rgb(220, 38, 38)" if scheme == "light" else "rgb(240, 82, 82)")
+        page.evaluate("() => document.querySelector('h3.pw-state-failed').scrollIntoView()")
+        page.screenshot(path=str(ARTIFACTS / f"report-errors-{scheme}.png"))
+        folded = page.locator("details.pw-tb-folded").first
+        assert not folded.locator("pre").is_visible()
+        folded.locator("summary").click()
+        assert "site-packages" in folded.locator("pre").inner_text()
+        assert page.errors == []
+        page.context.close()
+    artifacts = tmp_path / "artifacts.html"
+    flow_run_report(FlowRunView.from_flow_run_id(debug_runs["artifacts"]), artifacts)
+    for scheme in ("light", "dark"):
+        page = open_report(browser, artifacts, scheme=scheme)
+        page.evaluate("() => document.querySelector('.pw-artifacts').scrollIntoView()")
+        assert page.locator(".pw-artifacts img").evaluate_all(
+            "imgs => imgs.map(i => i.naturalWidth)") == [1, 1]  # drawn, offline
+        page.screenshot(path=str(ARTIFACTS / f"report-artifacts-{scheme}.png"))
+        assert page.requests == [artifacts.as_uri()]
+        page.context.close()
+
+
+def test_hostile_artifacts_in_the_report_execute_nothing(browser, api_url, tmp_path):
+    path = tmp_path / "hostile-artifacts.html"
+    flow_run_report(FlowRunView.from_flow_run_id(hostile_artifacts_run(api_url)), path)
+    page = open_report(browser, path)
+    for element in page.locator(".pw-artifacts *").all()[:400]:
+        if element.is_visible():
+            element.hover()
+    for anchor in page.locator(".pw-artifacts a").all():
+        href = anchor.get_attribute("href")
+        assert href is None or href.startswith(("https://", "http://")), href
+        assert anchor.get_attribute("rel") == "noopener noreferrer"
+    assert page.locator("img").count() == 0  # none of them came from an allowed URL
+    assert page.locator(".pw-artifacts script, iframe, object, embed").count() == 0
+    assert page.evaluate("() => typeof window.__pw_xss") == "undefined"
+    assert page.requests == [path.as_uri()]
+    assert page.errors == []
+    page.context.close()
