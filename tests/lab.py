@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-CHROMIUM = "/usr/bin/chromium"
+#: Debian's Chromium (`./dev test` apt-installs it); another one with PREFECT_WIDGETS_CHROMIUM
+CHROMIUM = os.environ.get("PREFECT_WIDGETS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
@@ -161,9 +162,20 @@ class JupyterLab:
                 http.delete(f"/api/sessions/{session['id']}")
 
 
+def require_chromium() -> None:
+    """Skip the calling test, with the reason, when there is no Chromium to drive."""
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run the tests with `./dev test` (it installs "
+                    "Debian's chromium) or set PREFECT_WIDGETS_CHROMIUM")
+
+
 @contextmanager
 def chromium_browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (never `playwright install`)."""
+    """Debian's Chromium, headless, driven by Playwright (never `playwright install`); skips
+    the test when it is missing."""
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -1,10 +1,12 @@
 """A throwaway PostgreSQL cluster on loopback for tests: Debian's binaries, a temp directory.
 
-`PostgresCluster().start()` finds `/usr/lib/postgresql/<version>/bin` (installing the
-`postgresql` package with apt-get when it is missing and we are root), runs `initdb` and
-`pg_ctl` as an unprivileged user (`pwtest`, created when running as root: PostgreSQL refuses
-to run as root), listens on 127.0.0.1 at a free port with trust authentication, and creates
-one database. `stop()` always shuts the server down and removes the directory.
+`PostgresCluster().start()` finds `/usr/lib/postgresql/<version>/bin`, runs `initdb` and
+`pg_ctl` (as the system user `pwtest` when running as root: PostgreSQL refuses to run as
+root), listens on 127.0.0.1 at a free port with trust authentication, and creates one
+database. `stop()` always shuts the server down and removes the directory.
+
+The tests change nothing on the host: `./dev test` installs the `postgresql` package and
+creates the `pwtest` user; without them `start()` raises `PostgresUnavailable` saying so.
 """
 
 from __future__ import annotations
@@ -28,22 +30,13 @@ class PostgresUnavailable(RuntimeError):
     """PostgreSQL cannot be installed or started on this machine (the reason says why)."""
 
 
-def _bin_dir(install: bool = True) -> Path:
+def _bin_dir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                    key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-    if found:
-        return Path(found[-1]).parent
-    if not install:
-        raise PostgresUnavailable("no /usr/lib/postgresql/*/bin/initdb")
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise PostgresUnavailable("PostgreSQL is not installed and this process cannot apt-get "
-                                  "install it (not root, or no apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    out = subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], env=env, check=False,
-                         capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        raise PostgresUnavailable(f"`apt-get install -y postgresql` failed: {out.stderr[-500:]}")
-    return _bin_dir(install=False)
+    if not found:
+        raise PostgresUnavailable("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/"
+                                  "initdb): `./dev test` installs it")
+    return Path(found[-1]).parent
 
 
 def _run_as() -> str | None:
@@ -53,11 +46,8 @@ def _run_as() -> str | None:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        out = subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                              "/usr/sbin/nologin", SYSTEM_USER], capture_output=True, text=True,
-                             check=False)
-        if out.returncode != 0 and "already exists" not in out.stderr:
-            raise PostgresUnavailable(f"useradd {SYSTEM_USER} failed: {out.stderr.strip()}")
+        raise PostgresUnavailable(f"running as root, and the system user {SYSTEM_USER!r} that "
+                                  "PostgreSQL runs as does not exist: `./dev test` creates it")
     return SYSTEM_USER
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab import CHROMIUM, JupyterLab, chromium_browser, lab_page, write_notebook
+from lab import JupyterLab, chromium_browser, lab_page, require_chromium, write_notebook
 from test_debug_display import HOSTILE_MARKDOWN
 
 from prefect_widgets import ArtifactList, FlowRunView
@@ -33,8 +33,7 @@ JUPYTER_CSS = """<style>
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     with chromium_browser() as chromium:
         yield chromium
 

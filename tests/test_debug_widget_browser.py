@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab import CHROMIUM, JupyterLab, chromium_browser, lab_page, write_notebook
+from lab import JupyterLab, chromium_browser, lab_page, require_chromium, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +19,7 @@ WIDGET = ".jp-NotebookPanel:not(.lm-mod-hidden) .pw-widget"
 
 @pytest.fixture(scope="module")
 def lab(prefect_server, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     server = JupyterLab(tmp_path_factory.mktemp("lab-notebooks"),
                         tmp_path_factory.mktemp("lab-state"), env=prefect_server.env())
     server.start()

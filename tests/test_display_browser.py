@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from lab import CHROMIUM, require_chromium
 from test_html import synthetic_flow_run
 
 from prefect_widgets import FlowRunView
@@ -17,7 +18,6 @@ from prefect_widgets.samples import HOSTILE
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DARK_JS = """() => { document.body.setAttribute('data-jp-theme-light', 'false');
@@ -29,8 +29,7 @@ PAGE = "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{}</body><
 @pytest.fixture(scope="module")
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lab import CHROMIUM, JupyterLab, chromium_browser, lab_page, write_notebook
+from lab import JupyterLab, chromium_browser, lab_page, require_chromium, write_notebook
 
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE, wait_until_recorded
 
@@ -32,8 +32,7 @@ def _task_count(api_url: str, flow_run_id: str) -> int:
 
 @pytest.fixture(scope="module")
 def lab(prefect_server, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     root = tmp_path_factory.mktemp("lab-notebooks")
     state = tmp_path_factory.mktemp("lab-state")
     server = JupyterLab(root, state, env=prefect_server.env())

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from lab import CHROMIUM, JupyterLab, chromium_browser, lab_page, write_notebook
+from lab import JupyterLab, chromium_browser, lab_page, require_chromium, write_notebook
 
 from prefect_widgets import FlowRunView, TaskRunView
 from prefect_widgets.samples import wait_until_recorded
@@ -45,8 +45,7 @@ print("FLOW RESULT", watched())
 
 @pytest.fixture(scope="module")
 def lab(prefect_server, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     root = tmp_path_factory.mktemp("lab-watch-notebooks")
     state = tmp_path_factory.mktemp("lab-watch-state")
     # Prefect's INFO logs would push the widget out of the screenshot; warnings still show.

@@ -36,6 +36,8 @@ def test_notebook_executes_and_renders(path, prefect_server, debug_runs, monkeyp
     body, _ = HTMLExporter().from_notebook_node(nb)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"{path.stem}.html").write_text(body)
+    (ARTIFACTS / "notebooks").mkdir(exist_ok=True)  # the docs site renders these (docs/hooks.py)
+    nbformat.write(nb, ARTIFACTS / "notebooks" / path.name)
     if path.name in ("01_quickstart.ipynb", "04_queries_and_counts.ipynb", "05_reports.ipynb"):
         assert 'class="pw-' in body  # our HTML reprs survived nbconvert
     if path.name == "05_reports.ipynb":

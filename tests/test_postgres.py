@@ -1,6 +1,8 @@
 """The core view API against a Prefect server backed by PostgreSQL instead of SQLite.
 
-A module fixture starts Debian's PostgreSQL on loopback in a temp directory (tests/pg.py),
+A module fixture starts Debian's PostgreSQL (installed by `./dev test`, which also creates the
+system user it runs as; skipped with the reason otherwise) on loopback in a temp directory
+(tests/pg.py),
 then a Prefect server with `PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://...`,
 runs the sample flows into it and waits until their task runs are recorded.
 
@@ -44,7 +46,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory):
     try:
         cluster.start()
     except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL cannot be installed or started here: {exc}")
+        pytest.skip(f"PostgreSQL is not available here: {exc}")
     try:
         server = LocalServer(home=tmp_path_factory.mktemp("prefect-pg-home"),
                              database_url=cluster.url)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_display_browser import ARGS, CHROMIUM
+from lab import CHROMIUM, require_chromium
+from test_display_browser import ARGS
 from test_report import hostile_artifacts_run
 
 from prefect_widgets import FlowRunView
@@ -20,8 +21,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 @pytest.fixture(scope="module")
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium

@@ -3,18 +3,30 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
-from .app import app
+from .app import app, command
 
 
-@app.command()
+@command(app, "demo")
 def demo(
     api_url: str | None = typer.Option(None, help="Use this server instead of a throwaway one."),
     output: str = typer.Option("demo-report.html", "-o", "--output", help="Report file."),
     lab: bool = typer.Option(False, help="Open JupyterLab on the notebooks afterwards."),
+    notebooks_dir: str | None = typer.Option(
+        None, help="Where --lab copies the notebooks (default: a new temp dir); existing files "
+        "are kept."),
+    browser: bool = typer.Option(True, help="Let --lab open a web browser."),
 ) -> None:
     """Run sample flows on a throwaway local Prefect server and write a report."""
     from prefect_widgets.demo import run_demo
 
-    run_demo(api_url=api_url, output=output, lab=lab, echo=typer.echo)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the servers too, like Ctrl-C
+    run_demo(api_url=api_url, output=output, lab=lab, notebooks_dir=notebooks_dir,
+             open_browser=browser, echo=typer.echo)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
