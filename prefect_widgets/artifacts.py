@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +19,7 @@ from ._parse import check_uuid, parse_datetime
 from .client import Client
 from .errors import BadResponse
 from .formatting import shorten, visible
+from .record_list import RecordList
 from .seam import Displayed
 
 if TYPE_CHECKING:
@@ -168,28 +168,17 @@ def artifact_from_json(row: dict[str, Any]) -> Artifact:
                flow_run_id=row.get("flow_run_id"), task_run_id=row.get("task_run_id"), raw=row)
 
 
-class ArtifactList(Displayed, Sequence):
+class ArtifactList(RecordList[Artifact]):
     """Artifacts, oldest first."""
 
     _html: ClassVar[str] = "artifact_list_html"
 
-    def __init__(self, artifacts: list[Artifact]) -> None:
-        self._artifacts = artifacts
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return ArtifactList(self._artifacts[index])
-        return self._artifacts[index]
-
-    def __len__(self) -> int:
-        return len(self._artifacts)
-
     def by_key(self, key: str) -> Artifact | None:
         """The newest artifact with this key, if any."""
-        return next((a for a in reversed(self._artifacts) if a.key == key), None)
+        return next((a for a in reversed(self._items) if a.key == key), None)
 
     def __repr__(self) -> str:
-        shown = [repr(a) for a in self._artifacts[:20]]
+        shown = [repr(a) for a in self._items[:20]]
         more = f"\n... {len(self) - 20} more" if len(self) > 20 else ""
         return f"ArtifactList({len(self)} artifacts)" + "".join(f"\n{s}" for s in shown) + more
 
@@ -200,9 +189,9 @@ class ArtifactList(Displayed, Sequence):
         frame = pd.DataFrame(
             [{"key": a.key, "kind": a.kind, "type": a.type, "description": a.description,
               "created": a.created, "flow_run_id": a.flow_run_id, "task_run_id": a.task_run_id,
-              "data": a.data} for a in self._artifacts], columns=list(ARTIFACT_COLUMNS))
+              "data": a.data} for a in self._items], columns=list(ARTIFACT_COLUMNS))
         frame["created"] = pd.to_datetime(frame["created"], utc=True)
-        frame.index = pd.Index([a.artifact_id for a in self._artifacts], dtype="str",
+        frame.index = pd.Index([a.artifact_id for a in self._items], dtype="str",
                                name="artifact_id")
         return frame
 

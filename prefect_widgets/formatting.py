@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 __all__ = ["task_label", "run_counts_text", "UNCERTAIN_NOTE", "fmt_time", "fmt_duration",
-           "local_time", "time_cell", "human_duration", "visible", "json_visible", "csv_cell",
+           "clock", "human_duration", "visible", "json_visible", "csv_cell",
            "shorten"]
 
 #: the note shown wherever an uncertain map index (``[~3]``) is displayed
@@ -65,20 +65,18 @@ def fmt_duration(value: timedelta | None) -> str:
 # ---- terminal forms (the CLI's tables)
 
 
-def local_time(value: datetime | None) -> str:
-    """A timestamp in the local time zone, to the second, for tables."""
-    if value is None:
+def clock(value: datetime | str | None, *, local: bool = False) -> str:
+    """A timestamp for a terminal, to the second with date and zone: ``2026-12-01 14:03:07
+    UTC``, or with `local` in this machine's zone (``2026-12-01 15:03:07 CET``); an ISO
+    string is read first; "-" for none."""
+    if value is None or value == "":
         return "-"
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def time_cell(value: str | None) -> str:
-    """Local time for a listing (from an ISO string); the year only when it is not this year."""
-    if not value:
-        return "-"
-    when = datetime.fromisoformat(value).astimezone()
-    same_year = when.year == datetime.now().astimezone().year
-    return when.strftime("%m-%d %H:%M:%S" if same_year else "%Y-%m-%d %H:%M")
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    when = when.astimezone() if local else when.astimezone(timezone.utc)
+    zone = when.tzname() or when.strftime("%z")
+    return f"{when:%Y-%m-%d %H:%M:%S} {zone}"
 
 
 def human_duration(value: timedelta | float | None) -> str:

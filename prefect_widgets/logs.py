@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,8 +18,8 @@ from .client import Client, get_client
 from .errors import InvalidRequest, WatchTimeout
 from .formatting import shorten, visible
 from .polling import Poll
+from .record_list import RecordList
 from .records import LEVELS, LogEntry, logs_frame, task_name_of
-from .seam import Displayed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,21 +30,10 @@ __all__ = ["LogEntry", "LogList", "read_logs", "watch_flow_run", "LEVELS", "with
 #: lines a `LogList` repr shows, and characters of each line
 _REPR_LINES, _REPR_LINE = 20, 300
 
-class LogList(Displayed, Sequence):
+class LogList(RecordList[LogEntry]):
     """Log entries, oldest first."""
 
     _html: ClassVar[str] = "log_list_html"
-
-    def __init__(self, entries: list[LogEntry]) -> None:
-        self._entries = entries
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return LogList(self._entries[index])
-        return self._entries[index]
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def __repr__(self) -> str:
         """The last lines, each tagged with its task run (or "flow run"), control
@@ -52,7 +41,7 @@ class LogList(Displayed, Sequence):
         lines = [visible(shorten(f"{e.timestamp:%H:%M:%S} | {e.level_name:<8} | "
                                  f"{e.task_run_name or e.task_run_id or 'flow run'} | "
                                  f"{e.message}", _REPR_LINE), "")
-                 for e in self._entries[-_REPR_LINES:]]
+                 for e in self._items[-_REPR_LINES:]]
         skipped = f"... {len(self) - _REPR_LINES} earlier lines\n" \
             if len(self) > _REPR_LINES else ""
         return f"LogList({len(self)} lines)\n{skipped}" + "\n".join(lines)
@@ -62,13 +51,13 @@ class LogList(Displayed, Sequence):
         """The lines at `level` or above (a name such as "ERROR", or a number) and, given
         `task_run_id`, of that task run only."""
         minimum = _level_number(level.upper() if isinstance(level, str) else level)
-        return LogList([e for e in self._entries
+        return LogList([e for e in self._items
                         if (minimum is None or e.level >= minimum)
                         and (task_run_id is None or e.task_run_id == task_run_id)])
 
     def to_dataframe(self, level: int | str | None = None) -> pd.DataFrame:
         """A typed frame (`records.LOG_COLUMNS`), only lines at `level` or above if given."""
-        return logs_frame(self.filter(level)._entries if level is not None else self._entries)
+        return logs_frame(self.filter(level)._items if level is not None else self._items)
 
 
 

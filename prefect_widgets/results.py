@@ -123,8 +123,8 @@ def load_result(state: State, what: str, *, storage_path: str | None = None,
         try:
             import cloudpickle
         except ImportError:
-            raise ResultNotAvailable(
-                "Loading a pickled result needs `pip install cloudpickle`.") from None
+            raise ResultNotAvailable("Loading a pickled result needs cloudpickle: "
+                                     "`pip install 'prefect-widgets[pickle]'`.") from None
         try:
             raw = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError, TypeError):

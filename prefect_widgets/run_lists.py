@@ -6,17 +6,18 @@ queries that build these lists sit above this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
 from . import _ops
 from .client import Client, get_client
 from .errors import InvalidRequest
+from .record_list import RecordList
 from .records import flow_runs_frame, task_runs_frame
-from .seam import Displayed, provided
+from .seam import provided
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -24,39 +25,24 @@ if TYPE_CHECKING:
 __all__ = ["FlowRunList", "TaskRunList"]
 
 
-class _RunList(Displayed, Sequence):
+class _RunList(RecordList[Any]):
     """Views, and `total`: how many runs the server counted for the query (None: not
     counted). A listing cut by `limit` has fewer views than `total`: `is_partial` says so."""
 
     def __init__(self, views: Iterable[Any], total: int | None = None) -> None:
-        self._views = list(views)
+        super().__init__(views)
         self.total = total
 
     @property
     def is_partial(self) -> bool:
         """Whether the server holds more matching runs than this list (`limit` cut it)."""
-        return self.total is not None and self.total > len(self._views)
-
-    @overload
-    def __getitem__(self, index: int) -> Any: ...
-    @overload
-    def __getitem__(self, index: slice) -> Any: ...
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return type(self)(self._views[index])
-        return self._views[index]
-
-    def __len__(self) -> int:
-        return len(self._views)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._views)
+        return self.total is not None and self.total > len(self._items)
 
     def __repr__(self) -> str:
-        head = "\n".join(f"  {v!r}," for v in self._views[:10])
+        head = "\n".join(f"  {v!r}," for v in self._items[:10])
         more = f"\n  ... {len(self) - 10} more" if len(self) > 10 else ""
         name = type(self).__name__
-        shown = f"{name}([\n{head}{more}\n])" if self._views else f"{name}([])"
+        shown = f"{name}([\n{head}{more}\n])" if self._items else f"{name}([])"
         if self.is_partial:
             shown += f"\n{len(self):,} of {self.total:,} — pass limit=None for all"
         return shown
@@ -68,7 +54,7 @@ class FlowRunList(_RunList):
     _html: ClassVar[str] = "flow_run_list_html"
 
     def to_dataframe(self) -> pd.DataFrame:
-        return flow_runs_frame([v.raw for v in self._views])
+        return flow_runs_frame([v.raw for v in self._items])
 
     def summary(self) -> pd.DataFrame:
         """Per-run duration, state and start, newest last (for trend plots)."""
@@ -92,10 +78,10 @@ class FlowRunList(_RunList):
 
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise InvalidRequest(f"max_workers must be an int ≥ 1, not {max_workers!r:.40}.")
-        if not self._views:
+        if not self._items:
             return {}
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(self._views)))) as pool:
-            return dict(zip((v.flow_run_id for v in self._views), pool.map(count, self._views)))
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(self._items)))) as pool:
+            return dict(zip((v.flow_run_id for v in self._items), pool.map(count, self._items)))
 
 
 class TaskRunList(_RunList):
@@ -104,4 +90,4 @@ class TaskRunList(_RunList):
     _html: ClassVar[str] = "task_run_list_html"
 
     def to_dataframe(self) -> pd.DataFrame:
-        return task_runs_frame([v.raw for v in self._views])
+        return task_runs_frame([v.raw for v in self._items])

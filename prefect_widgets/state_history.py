@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .formatting import fmt_duration, fmt_time, shorten, visible
-from .seam import Displayed
+from .record_list import RecordList
 from .states import State
 
 if TYPE_CHECKING:
@@ -41,30 +41,19 @@ class StateSpan:
         return self.state.message
 
 
-class StateHistory(Displayed, Sequence):
+class StateHistory(RecordList[StateSpan]):
     """The spans of a run's states, oldest first; `.states` gives the `State`s alone."""
 
     _html: ClassVar[str] = "state_history_html"
 
-    def __init__(self, spans: list[StateSpan]) -> None:
-        self._spans = spans
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return StateHistory(self._spans[index])
-        return self._spans[index]
-
-    def __len__(self) -> int:
-        return len(self._spans)
-
     @property
     def states(self) -> list[State]:
-        return [span.state for span in self._spans]
+        return [span.state for span in self._items]
 
     @property
     def total(self) -> timedelta:
         """The time from the first state to the end of the last span that ended."""
-        return sum((s.duration for s in self._spans if s.duration is not None), timedelta(0))
+        return sum((s.duration for s in self._items if s.duration is not None), timedelta(0))
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per state: `STATE_HISTORY_COLUMNS`."""
@@ -72,7 +61,7 @@ class StateHistory(Displayed, Sequence):
 
         frame = pd.DataFrame(
             [{"state_type": s.state.type, "state_name": s.state.name, "message": s.message,
-              "start": s.start, "end": s.end, "duration": s.duration} for s in self._spans],
+              "start": s.start, "end": s.end, "duration": s.duration} for s in self._items],
             columns=list(STATE_HISTORY_COLUMNS))
         for column in ("start", "end"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -81,7 +70,7 @@ class StateHistory(Displayed, Sequence):
 
     def __repr__(self) -> str:
         lines = [f"StateHistory({len(self)} states)"]
-        for span in self._spans[:50]:
+        for span in self._items[:50]:
             note = f": {shorten(span.message, 200)}" if span.message else ""
             lines.append(visible(f"{fmt_time(span.start)}  {fmt_duration(span.duration):>8}  "
                                  f"{span.state.name}{note}", ""))

@@ -111,6 +111,31 @@ def counting(api_url):
         yield client, transport
 
 
+# ------------------------------------------------------------------ a plain browser page
+# Debian's Chromium driven by Playwright (tests/lab.py); JupyterLab tests override both.
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the module; skips with the reason when it is missing."""
+    from lab import chromium_browser
+
+    with chromium_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh 1200×900 page whose JS errors collect in `page.errors`."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+
+
 # ------------------------------------------------------------------ the fault matrix tally
 # Tests marked `fault_matrix` are the cases of issue 17's fault matrix: each must end in complete
 # data or a typed error within the call's deadline. The summary prints the tally.

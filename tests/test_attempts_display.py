@@ -271,7 +271,8 @@ def test_repr_slowest_section_costs_no_extra_request(runs, counting):
 @pytest.mark.browser
 def test_retrying_and_critical_path_figures_in_chromium(runs, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
-    from test_display_browser import ARGS, CHROMIUM
+    from lab import CHROMIUM
+    from lab import CHROMIUM_ARGS as ARGS
 
     view = FlowRunView.from_flow_run_id(runs["retrying"])
     fig = plot_gantt(view, attempts=True, critical_path=True, height=320)

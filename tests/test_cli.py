@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from prefect_widgets import FlowRunView, TaskRunView
 from prefect_widgets.cli import app
 from prefect_widgets.cli.output import Column, Output
-from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
+from prefect_widgets.errors import InvalidRequest, NotFound
+from prefect_widgets.samples import HOSTILE, MAPPED_SIZE, wait_until_recorded
 
 SECRET = "sk-SECRET123"
 UNREACHABLE = "http://127.0.0.1:9/api"
@@ -58,13 +59,16 @@ def run_module(*args: str, env: dict[str, str], timeout: float = 120):
 HELP = {
     (): ["--api-url", "--api-key", "--profile", "--output", "--debug", "--retries", "--timeout",
          "flow-run", "task-run", "logs", "export", "report", "count", "demo"],
-    ("flow-run", "ls"): ["--flow", "--state", "--name", "--limit", "newest first"],
-    ("flow-run", "inspect"): ["ID_OR_NAME", "--failed-limit", "--output"],
-    ("task-run", "ls"): ["FLOW_RUN_ID", "--state", "--sort", "--limit", "NAME_ASC", "RUN_ORDER"],
+    ("flow-run", "ls"): ["--flow", "--state", "--tag", "--since", "--name", "--limit", "--wide",
+                         "--utc", "--local", "newest first"],
+    ("flow-run", "inspect"): ["FLOW_RUN", "--failed-limit", "--output", "--local"],
+    ("task-run", "ls"): ["FLOW_RUN", "--state", "--tag", "--since", "--sort", "--limit", "--wide",
+                         "NAME_ASC", "RUN_ORDER"],
     ("task-run", "inspect"): ["--slug", "--map-index", "max_retries"],
-    ("logs",): ["FLOW_RUN_ID", "--level", "--task-run", "--follow", "--poll-interval"],
+    ("logs",): ["FLOW_RUN", "--level", "--task-run", "--since", "--limit", "--follow",
+                "--poll-interval"],
     ("export",): ["--output", "-o", "--format", ".parquet", "pyarrow"],
-    ("report",): ["FLOW_RUN_ID", "--output", "HTML"],
+    ("report",): ["FLOW_RUN", "--output", "HTML"],
     ("count",): ["flow-runs|task-runs", "--by-state", "--flow", "--state", "--tag",
                  "--flow-run", "--since", "--until"],
     ("demo",): ["--api-url", "--output", "--lab"],
@@ -125,7 +129,9 @@ def test_flow_run_ls_piped_default_is_tab_separated_and_table_is_readable(runs):
     assert "\x1b[" not in plain  # no colour codes in a pipe
     table = cli("--output", "table", "flow-run", "ls", "--flow", "hello-world").stdout
     assert "STATE" in table and "hello-world" in table and "Completed" in table
-    assert runs["hello"] in table
+    assert runs["hello"][:8] in table and runs["hello"] not in table  # short ids
+    wide = cli("--output", "table", "flow-run", "ls", "--flow", "hello-world", "--wide").stdout
+    assert runs["hello"] in wide
     csv_text = cli("--output", "csv", "flow-run", "ls", "--limit", "2").stdout
     frame = pd.read_csv(io.StringIO(csv_text))
     assert list(frame.columns) == ["flow_run_id", "flow_name", "name", "state_type",
@@ -465,13 +471,13 @@ def test_count_bad_inputs(runs):
 
 
 def test_malformed_and_unknown_ids_exit_1_with_one_line(runs):
-    malformed = cli("logs", "1234", code=1)
-    assert "'1234' is not a valid UUID" in one_error_line(malformed)
+    malformed = cli("logs", "12", code=1)
+    assert "No flow run has the id, id prefix or name '12'" in one_error_line(malformed)
     assert malformed.stdout == ""
     unknown = cli("flow-run", "inspect", "8e445d74-9ca6-425b-98e5-72754b7ea174", code=1)
     assert "No flow run with id 8e445d74-9ca6-425b-98e5-72754b7ea174" in one_error_line(unknown)
     not_a_name = cli("flow-run", "inspect", "not-a-run", code=1)
-    assert "'not-a-run' is not a flow run id" in one_error_line(not_a_name)
+    assert "No flow run has the id, id prefix or name 'not-a-run'" in one_error_line(not_a_name)
     task = cli("task-run", "inspect", "8e445d74-9ca6-425b-98e5-72754b7ea174", code=1)
     assert "No task run with id" in one_error_line(task)
 
@@ -552,3 +558,114 @@ def test_report_writes_the_html_report(runs, tmp_path):
     view = FlowRunView.from_flow_run_id(runs["failing"])
     assert view.name in html and "<html" in html.lower()
     assert os.path.getsize(path) > 1000
+
+
+# --------------------------------------------------------------------------- naming runs
+
+
+def test_every_command_takes_an_id_prefix_or_a_name(runs, tmp_path):
+    view = FlowRunView.from_flow_run_id(runs["diamond"])
+    for named in (view.name, runs["diamond"][:8], runs["diamond"][:13].upper()):
+        listed = cli_json("task-run", "ls", named)
+        assert {t["flow_run_id"] for t in listed} == {runs["diamond"]}, named
+        assert cli_json("flow-run", "inspect", named)["flow_run_id"] == runs["diamond"]
+        assert cli_json("logs", named) == cli_json("logs", runs["diamond"])
+    cli("export", runs["diamond"][:8], "-o", tmp_path / "d.json")
+    assert len(json.loads((tmp_path / "d.json").read_text())) == 4
+    cli("export", view.name, "-o", tmp_path / "n.json")
+    assert (tmp_path / "n.json").read_text() == (tmp_path / "d.json").read_text()
+    table = cli("--output", "table", "task-run", "ls", runs["diamond"]).stdout.splitlines()[1:]
+    shown = [line.split()[0] for line in table]  # the short ids, as a table shows them
+    for task, short in zip(view.task_runs(), shown, strict=True):
+        assert task.task_run_id.startswith(short) and len(short) < 36
+        for named in (task.name, short):
+            assert cli_json("task-run", "inspect", named)["task_run_id"] == task.task_run_id
+    hello = FlowRunView.from_flow_run_id(runs["hello"]).get_task_run(task_slug="say_hello")
+    by_name = cli_json("logs", runs["hello"][:6], "--task-run", hello.name)
+    assert {e["task_run_id"] for e in by_name} == {hello.task_run_id}
+    counted = cli("count", "task-runs", "--flow-run", runs["mapped"][:8])
+    assert int(counted.stdout) == MAPPED_SIZE
+
+
+def test_ambiguous_names_and_prefixes_exit_2_listing_the_candidates(prefect_server):
+    first = prefect_server.run_flows("named_3")["named_3"]
+    second = prefect_server.run_flows("named_3")["named_3"]
+    wait_until_recorded(prefect_server.api_url, [first, second])
+    expected = {t.task_run_id for run in (first, second)
+                for t in FlowRunView.from_flow_run_id(run).task_runs() if t.name == "sq-0"}
+    assert len(expected) == 2
+    result = cli("task-run", "inspect", "sq-0", code=2)
+    line = one_error_line(result)
+    assert "The name 'sq-0' names 2 task runs" in line
+    assert all(task_run_id in line for task_run_id in expected)
+    ids = sorted(t.task_run_id for t in TaskRunView.query(limit=None))
+    shared = max((os.path.commonprefix(pair) for pair in zip(ids, ids[1:])), key=len)
+    if len(shared.replace("-", "")) >= 4:  # likely among ~500 ids, not certain
+        line = one_error_line(cli("task-run", "inspect", shared, code=2))
+        assert f"The id prefix {shared!r} names" in line
+
+
+def test_a_prefix_is_found_by_binary_search_in_few_requests(runs, counting):
+    from prefect_widgets.cli.app import State
+    from prefect_widgets.cli.lookup import resolve
+
+    client, transport = counting
+    state = State(_client=client)
+    total = FlowRunView.count()
+    assert resolve(state, "flow run", runs["mapped"][:6]) == runs["mapped"]
+    reads = [path for path in transport.paths if path.startswith("/api/flow_runs/")]
+    assert len(reads) <= 2 + (total + 1).bit_length()
+    with pytest.raises(NotFound):
+        resolve(state, "flow run", "ffffffff-ffff")
+
+
+# --------------------------------------------------------------------------- filters, times
+
+
+def test_since_parser_and_the_same_filters_on_every_listing(runs):
+    from prefect_widgets.cli.filters import parse_since
+
+    now = datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
+    assert parse_since("90m", now=now) == datetime(2026, 12, 1, 12, 30, tzinfo=timezone.utc)
+    assert parse_since("2d", now=now) == datetime(2026, 11, 29, 14, 0, tzinfo=timezone.utc)
+    assert parse_since("2026-12-01T10:00Z") == datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+    assert parse_since("2026-12-01") == datetime(2026, 12, 1, tzinfo=timezone.utc)
+    for bad in ("yesterday", "1y", "-1h"):
+        with pytest.raises(InvalidRequest, match="back from now"):
+            parse_since(bad)
+    everything = cli_json("flow-run", "ls", "--since", "1d", "--limit", "0")
+    assert len(everything) == FlowRunView.count(start_time_after=parse_since("1d"))
+    assert cli_json("flow-run", "ls", "--since", "2099-01-01") == []
+    assert "back from now" in one_error_line(cli("flow-run", "ls", "--since", "soon", code=1))
+    tagged = cli_json("flow-run", "ls", "--tag", "no-such-tag")
+    assert tagged == []
+    hostile = cli_json("task-run", "ls", runs["hostile"], "--tag", HOSTILE["script"])
+    assert len(hostile) == 1
+    assert cli_json("task-run", "ls", runs["hostile"], "--tag", "other") == []
+    assert cli_json("task-run", "ls", runs["hello"], "--since", "2099-01-01") == []
+    assert len(cli_json("task-run", "ls", runs["hello"], "--since", "1d")) == 2
+    assert cli_json("logs", runs["hello"], "--since", "2099-01-01") == []
+    all_lines = cli_json("logs", runs["hello"])
+    assert cli_json("logs", runs["hello"], "--limit", "2") == all_lines[-2:]
+    assert int(cli("count", "--since", "2099-01-01").stdout) == 0
+    assert int(cli("count", "--since", "1d").stdout) == FlowRunView.count(
+        start_time_after=parse_since("1d"))
+
+
+def test_times_show_date_and_zone_utc_or_local(runs, monkeypatch):
+    view = FlowRunView.from_flow_run_id(runs["hello"])
+    utc = view.start_time.astimezone(timezone.utc)
+    table = cli("--output", "table", "flow-run", "ls", "--flow", "hello-world").stdout
+    assert f"{utc:%Y-%m-%d %H:%M:%S} UTC" in table
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        local = cli("--output", "table", "flow-run", "ls", "--flow", "hello-world",
+                    "--local").stdout
+        shifted = utc.astimezone()
+        assert f"{shifted:%Y-%m-%d %H:%M:%S} IST" in local
+        inspect = cli("--output", "table", "flow-run", "inspect", runs["hello"], "--local").stdout
+        assert f"started {shifted:%Y-%m-%d %H:%M:%S} IST" in inspect
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

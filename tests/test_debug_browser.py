@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab import JupyterLab, chromium_browser, lab_page, require_chromium, write_notebook
+from lab import JupyterLab, lab_page, write_notebook
 from test_debug_display import HOSTILE_MARKDOWN
 
 from prefect_widgets import ArtifactList, FlowRunView
@@ -29,24 +29,6 @@ JUPYTER_CSS = """<style>
 .jp-OutputArea-output dt { font-weight: bold; float: left; width: 20%; padding: 0; margin: 0; }
 .jp-OutputArea-output dd { float: left; width: 80%; padding: 0; margin: 0; }
 </style>"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    yield page
-    context.close()
 
 
 def _hostile_artifacts() -> ArtifactList:

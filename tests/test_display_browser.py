@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from lab import CHROMIUM, require_chromium
 from test_html import synthetic_flow_run
 
 from prefect_widgets import FlowRunView
@@ -18,33 +17,10 @@ from prefect_widgets.samples import HOSTILE
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DARK_JS = """() => { document.body.setAttribute('data-jp-theme-light', 'false');
                      document.body.setAttribute('data-theme', 'dark');
                      document.body.style.background = '#111827'; }"""
 PAGE = "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{}</body></html>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    require_chromium()
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    yield page
-    context.close()
 
 
 def _luminance(rgb: str) -> float:

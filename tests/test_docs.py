@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from lab import CHROMIUM, require_chromium
+from lab import CHROMIUM_ARGS as ARGS
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MARKER = "output-saved-by-the-test-run"
 
 

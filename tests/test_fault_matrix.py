@@ -2,7 +2,7 @@
 `PrefectWidgetsError` raised within the call's deadline (`timeout=`) plus a small margin.
 
 Faults a real server can be made to show go through `tests/fault_proxy.py` in front of the real
-test server; those below HTTP (nothing listening, resets, silence) use `tests/fake_servers.py`.
+test server; those below HTTP (nothing listening, resets, silence) use `tests/fake_sockets.py`.
 Each case runs the sync client, the async client and, where the deadline matters, the CLI.
 """
 
@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from fake_servers import never_answering, resetting
+from fake_sockets import never_answering, resetting
 from fault_proxy import Fault, FaultProxy
 from typer.testing import CliRunner
 

@@ -98,7 +98,7 @@ def valid_task_run(draw: Any) -> dict[str, Any]:
     return {
         "id": str(uuid.UUID(int=draw(st.integers(0, 2**128 - 1)))),
         "name": draw(st.text(max_size=20)), "task_key": draw(st.text(min_size=1, max_size=20)),
-        "dynamic_key": draw(st.text(max_size=8)), "flow_run_id": str(uuid.uuid4()),
+        "dynamic_key": draw(st.text(max_size=8)), "flow_run_id": str(uuid.UUID(int=draw(st.integers(0, 2**128 - 1)))),
         "state_type": state_type, "state_name": state_type.title(),
         "state": {"type": state_type, "name": state_type.title(),
                   "message": draw(st.none() | st.text(max_size=20))},

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab import CHROMIUM, require_chromium
-from test_display_browser import ARGS
 from test_report import hostile_artifacts_run
 
 from prefect_widgets import FlowRunView
@@ -16,16 +14,6 @@ from prefect_widgets.samples import HOSTILE, MAPPED_SIZE
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    require_chromium()
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_report(browser, path: Path, *, scheme: str = "light", javascript: bool = True):

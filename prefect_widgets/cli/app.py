@@ -2,9 +2,10 @@
 errors turned into one stderr line and an exit code, and option types and parsers the
 commands share.
 
-Exit codes: 0 ok, 1 not found or bad input, 2 usage, 3 server unreachable, auth refused or
-server failing. Errors are one line on stderr, terminal-safe like every other output
-(`output.clean`); `--debug` adds the traceback. The API key is never printed.
+Exit codes: 0 ok, 1 not found or bad input, 2 usage (an ambiguous run name or id prefix
+too), 3 server unreachable, auth refused or server failing. Errors are one line on
+stderr, terminal-safe like every other output (`output.clean`); `--debug` adds the
+traceback. The API key is never printed.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from prefect_widgets._version import __version__
 from prefect_widgets.errors import (
@@ -33,7 +36,7 @@ from prefect_widgets.errors import (
     Unauthorized,
     WatchTimeout,
 )
-from prefect_widgets.formatting import visible
+from prefect_widgets.formatting import clock, visible
 
 if TYPE_CHECKING:
     from prefect_widgets.client import Client
@@ -55,8 +58,48 @@ OutputOpt = Annotated[OutputFormat | None, typer.Option(
     help="Output format (overrides the global --output): table, tsv, csv or json.")]
 #: `--state TYPE`, repeatable (see `parse_states`)
 StateOpt = Annotated[list[str] | None, typer.Option("--state", metavar="TYPE", help=STATE_HELP)]
+#: `--utc/--local`: the zone of the times a command prints
+TimesOpt = Annotated[bool, typer.Option(
+    "--utc/--local", metavar="",
+    help="Show times in UTC (the default, the same on every machine) or in this machine's "
+         "time zone; either way with date and zone.")]
+#: `--wide`: full ids and uncut cells in tables
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", metavar="",
+    help="Full ids and every cell whole (wrapped onto more lines) instead of short ids and "
+         "cells cut with an ellipsis to fit the terminal.")]
+
+
+class AmbiguousRun(PrefectWidgetsError, LookupError):
+    """A run name or id prefix names more than one run (exit code 2); `candidates` are their
+    ids."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+class Group(TyperGroup):
+    """A typer group whose `--help` rows, its own and its commands', show no `<bool>` type."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _quiet(super().get_help_option(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None and not isinstance(found, Group):
+            _quiet(found.get_help_option(ctx))
+        return found
+
+
+def _quiet(option: Any) -> Any:
+    if option is not None:
+        option.metavar = ""
+    return option
+
 
 app = typer.Typer(
+    cls=Group,
     help="Look up, export and report on Prefect runs.",
     no_args_is_help=True,
     add_completion=False,
@@ -77,6 +120,8 @@ class State:
     retries: int = 2
     timeout: float = 30.0
     secrets: tuple[str, ...] = ()
+    local_times: bool = False
+    wide: bool = False
     _client: Client | None = field(default=None, repr=False)
 
     def client(self) -> Client:
@@ -99,7 +144,7 @@ class State:
         fmt = override or self.output
         if fmt is None:
             fmt = "table" if sys.stdout.isatty() else "tsv"
-        return Output(fmt.lower())
+        return Output(fmt.lower(), wide=self.wide)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -152,6 +197,8 @@ def handles_errors(func: F) -> F:
         except ConfigurationError as exc:
             hint = str(exc).replace("pass api_url=...", "pass --api-url URL")
             _fail(state, ConfigurationError(hint), EXIT_INPUT)
+        except AmbiguousRun as exc:
+            _fail(state, exc, EXIT_USAGE)
         except _INPUT_ERRORS as exc:
             _fail(state, exc, EXIT_INPUT)
         except _SERVER_ERRORS as exc:
@@ -213,7 +260,7 @@ def options(
         help="Output format: table (default on a terminal), tsv (default when piped: "
              "tab-separated, no header), csv (with header) or json.")] = None,
     debug: Annotated[bool, typer.Option(
-        "--debug", help="Print the full traceback with errors.")] = False,
+        "--debug", metavar="", help="Print the full traceback with errors.")] = False,
     retries: Annotated[int, typer.Option(
         "--retries", min=0, max=20, metavar="N",
         help="Retries of a failed or refused request before giving up.")] = 2,
@@ -222,15 +269,17 @@ def options(
         help="Deadline of each request: connecting, the whole answer, retries and their waits."
     )] = 30.0,
     version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True,
+        "--version", callback=_version, is_eager=True, metavar="",
         help="Print the version and exit.")] = False,
 ) -> None:
     """Look up, export and report on Prefect runs.
 
-    Connection settings resolve like Prefect's own client: options, then PREFECT_API_URL /
-    PREFECT_API_KEY, then the active profile. Exit codes: 0 ok, 1 not found or bad input,
-    2 usage, 3 server unreachable or refusing.
-    """
+    Connection settings resolve like Prefect's own client: options, then PREFECT_API_URL and PREFECT_API_KEY, then the active profile.
+
+    A run is named by its id, a unique start of its id (4 or more characters, as the short ids of the tables show) or its name.
+
+    Exit codes: 0 ok, 1 not found or bad input, 2 usage or an ambiguous run, 3 server unreachable or refusing.
+    """  # noqa: E501 - one line per paragraph: rich wraps it to the terminal
     from prefect_widgets.settings import configure
 
     if api_url or api_key or profile:  # otherwise keep this process's configure()/env/profile
@@ -271,5 +320,18 @@ def interactive() -> bool:
 
 
 def flow_run_arg(help: str) -> Any:
-    """The FLOW_RUN_ID argument of a command, with what it is for."""
-    return typer.Argument(metavar="FLOW_RUN_ID", help=help)
+    """The FLOW_RUN argument of a command (an id, id prefix or name), with what it is for."""
+    return typer.Argument(metavar="FLOW_RUN", show_default=False,
+                          help=f"{help} An id, a unique id prefix or a run name.")
+
+
+def view_options(*, utc: bool, wide: bool = False) -> State:
+    """This invocation's state, with the command's `--utc/--local` and `--wide` applied."""
+    state = current_state()
+    state.local_times, state.wide = not utc, wide
+    return state
+
+
+def shown_time(value: datetime | str | None) -> str:
+    """A time as this invocation shows it: date, time and zone, UTC unless `--local`."""
+    return clock(value, local=current_state().local_times)

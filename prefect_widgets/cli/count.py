@@ -10,6 +10,8 @@ import typer
 from prefect_widgets.errors import InvalidRequest
 
 from .app import OutputOpt, StateOpt, app, command, current_state, parse_states
+from .filters import FlowOpt, SinceOpt, TagOpt, parse_since
+from .lookup import resolve
 from .output import Column, state_text
 
 CountKind = Literal["flow-runs", "task-runs"]
@@ -21,23 +23,21 @@ def count(
         case_sensitive=False, metavar="[flow-runs|task-runs]",
         help="What to count.")] = "flow-runs",
     by_state: Annotated[bool, typer.Option(
-        "--by-state", help="One count per state type (zero counts left out).")] = False,
-    flow: Annotated[str | None, typer.Option(
-        "--flow", metavar="NAME", help="Only runs of the flow with this name.")] = None,
+        "--by-state", metavar="", help="One count per state type (zero counts left out).")
+    ] = False,
+    flow: FlowOpt = None,
     state_types: StateOpt = None,
     name: Annotated[str | None, typer.Option(
         "--name", metavar="NAME", help="Only runs with exactly this name.")] = None,
-    tags: Annotated[list[str] | None, typer.Option(
-        "--tag", metavar="TAG", help="Only runs with this tag (repeat: all of them).")] = None,
+    tags: TagOpt = None,
     flow_run: Annotated[str | None, typer.Option(
-        "--flow-run", metavar="ID", help="task-runs only: the task runs of this flow run.",
-    )] = None,
-    since: Annotated[str | None, typer.Option(
-        "--since", metavar="TIME",
-        help="Only runs started at or after this ISO 8601 time (e.g. 2026-11-01T00:00Z).",
-    )] = None,
+        "--flow-run", metavar="FLOW_RUN",
+        help="With task-runs: the task runs of this flow run (an id, a unique id prefix or a "
+             "run name).")] = None,
+    since: SinceOpt = None,
     until: Annotated[str | None, typer.Option(
-        "--until", metavar="TIME", help="Only runs started before this ISO 8601 time.")] = None,
+        "--until", metavar="TIME",
+        help="Only runs started before TIME (the forms of --since).")] = None,
     output: OutputOpt = None,
 ) -> None:
     """Count flow runs or task runs on the server, optionally per state type."""
@@ -47,12 +47,13 @@ def count(
     kind = kind.lower()  # type: ignore[assignment]
     filters: dict[str, Any] = {
         "flow_name": flow, "state_type": parse_states(state_types), "name": name, "tags": tags,
-        "start_time_after": since, "start_time_before": until,
+        "start_time_after": parse_since(since),
+        "start_time_before": parse_since(until, "--until"),
     }
     if flow_run is not None:
         if kind != "task-runs":
             raise InvalidRequest("--flow-run only applies to `count task-runs`.")
-        filters["flow_run_id"] = flow_run
+        filters["flow_run_id"] = resolve(state, "flow run", flow_run)
     filters = {k: v for k, v in filters.items() if v is not None}
     view = TaskRunView if kind == "task-runs" else FlowRunView
     out = state.out(output)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from prefect_widgets.formatting import human_duration, local_time, shorten
+from prefect_widgets.formatting import human_duration, shorten
 
+from .app import shown_time
 from .output import clean, iso, seconds, state_line
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def history_text(history: StateHistory, indent: str = "") -> Text:
 
 def _span_line(span: Any, indent: str) -> Text:
     took = human_duration(span.duration) if span.duration is not None else "-"
-    line = Text(f"{indent}{local_time(span.start)}  {took:>8}  ")
+    line = Text(f"{indent}{shown_time(span.start)}  {took:>8}  ")
     line.append_text(state_line(span.state.type, span.state.name, span.message))
     return line
 

@@ -18,7 +18,7 @@ from prefect_widgets.errors import ConfigurationError, InvalidRequest
 from prefect_widgets.formatting import csv_cell, json_visible
 
 from .app import app, command, current_state, flow_run_arg, interactive
-from .lookup import flow_run_by_id
+from .lookup import flow_run
 from .output import note
 
 ExportFormat = Literal["csv", "parquet", "json"]
@@ -81,13 +81,12 @@ def export(
         "--format", case_sensitive=False,
         help="File format, when the file name does not say.")] = None,
 ) -> None:
-    """Export every task run of a flow run, one row each, with the columns of
-    `FlowRunView.to_dataframe()` (task_run_id first). CSV holds lists as JSON text and
-    durations as pandas timedeltas, and is made for terminals and spreadsheets: control and
-    bidi characters show as escapes (\\x1b, \\u202e) and a text cell starting with =, +, -
-    or @ gets a leading '. JSON is a list of records (ISO times and durations), exact, with
-    such characters as \\uXXXX escapes. Parquet keeps the raw data and the dtypes (a file,
-    not for terminals) and needs pyarrow."""
+    """Export every task run of a flow run to CSV, Parquet or JSON, one row each.
+
+    The columns are those of `FlowRunView.to_dataframe()`, task_run_id first.
+
+    CSV holds lists as JSON text and durations as pandas timedeltas, and is made for terminals and spreadsheets: control and bidi characters show as escapes (\\x1b, \\u202e) and a text cell starting with =, +, - or @ gets a leading '. JSON is a list of records (ISO times and durations), exact, with such characters as \\uXXXX escapes. Parquet keeps the raw data and the dtypes (a file, not for terminals) and needs pyarrow.
+    """  # noqa: E501 - one line per paragraph: rich wraps it to the terminal
     from importlib.util import find_spec
 
     state = current_state()
@@ -100,7 +99,7 @@ def export(
     target = Path(output_file).expanduser()
     if output_file != "-" and not target.parent.is_dir():
         raise InvalidRequest(f"Cannot write {target}: the folder {target.parent} does not exist.")
-    run = flow_run_by_id(state, flow_run_id)
+    run = flow_run(state, flow_run_id)
     frame = run.to_dataframe(progress=None if interactive() else False)
     table = frame.reset_index()
 
@@ -141,7 +140,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of a flow run (`FlowRunView.to_html`)."""
     state = current_state()
-    run = flow_run_by_id(state, flow_run_id)
+    run = flow_run(state, flow_run_id)
     target = Path(output_file or f"flow-run-{run.flow_run_id[:8]}.html").expanduser()
     try:
         import prefect_widgets.report  # noqa: F401

@@ -8,9 +8,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from prefect_widgets.formatting import human_duration, local_time, run_counts_text
+from prefect_widgets.formatting import human_duration, run_counts_text
 
-from .app import OutputOpt, StateOpt, app, command, current_state, limit_or_none, parse_states
+from .app import (
+    Group,
+    OutputOpt,
+    StateOpt,
+    TimesOpt,
+    WideOpt,
+    app,
+    command,
+    current_state,
+    limit_or_none,
+    parse_states,
+    shown_time,
+    view_options,
+)
 from .debugging import (
     artifact_record,
     artifacts_table,
@@ -20,6 +33,7 @@ from .debugging import (
     history_records,
     history_text,
 )
+from .filters import FlowOpt, SinceOpt, TagOpt, limit_opt, parse_since
 from .lookup import flow_names, flow_run, snapshot_task_runs
 from .output import Column, detail_table, iso, note, seconds, state_line
 from .rows import flow_run_record, print_runs, task_run_record
@@ -29,34 +43,37 @@ if TYPE_CHECKING:
     from prefect_widgets.tracebacks import Failure
     from prefect_widgets.views import TaskRunView
 
-flow_run_app = typer.Typer(help="List and inspect flow runs.", no_args_is_help=True)
+flow_run_app = typer.Typer(cls=Group, help="List and inspect flow runs.", no_args_is_help=True)
 app.add_typer(flow_run_app, name="flow-run")
 
 
 @command(flow_run_app, "ls")
 def flow_run_ls(
-    flow: Annotated[str | None, typer.Option(
-        "--flow", metavar="NAME", help="Only runs of the flow with this name.")] = None,
+    flow: FlowOpt = None,
     state_types: StateOpt = None,
+    tags: TagOpt = None,
+    since: SinceOpt = None,
     name: Annotated[str | None, typer.Option(
         "--name", metavar="NAME", help="Only runs with exactly this run name.")] = None,
-    limit: Annotated[int, typer.Option(
-        "--limit", "-n", min=0, metavar="N", help="Show at most N runs (0: all).")] = 20,
+    limit: Annotated[int, limit_opt("runs")] = 20,
+    wide: WideOpt = False,
+    utc: TimesOpt = True,
     output: OutputOpt = None,
 ) -> None:
     """List flow runs, newest first."""
     from prefect_widgets.views import FlowRunView
 
-    state = current_state()
+    state = view_options(utc=utc, wide=wide)
     runs = FlowRunView.query(flow_name=flow, state_type=parse_states(state_types), name=name,
+                             tags=tags, start_time_after=parse_since(since),
                              limit=limit_or_none(limit), sort="START_TIME_DESC",
                              client=state.client())
     names = flow_names(state, {run.flow_id for run in runs})
     records = [flow_run_record(run, names.get(run.flow_id)) for run in runs]
     out = state.out(output)
     print_runs(out, records, id_key="flow_run_id", names=[
-        Column("flow_name", "FLOW", max_width=30, min_width=8, wrap=True),
-        Column("name", "NAME", max_width=30, min_width=8, wrap=True),
+        Column("flow_name", "FLOW", max_width=30, min_width=8),
+        Column("name", "NAME", max_width=30, min_width=8),
     ], empty="No flow runs match.")
     if out.is_table and limit and len(records) == limit:
         note(f"Showing the newest {limit}; use --limit N (0 for all) to see more.")
@@ -65,23 +82,24 @@ def flow_run_ls(
 @command(flow_run_app, "inspect")
 def flow_run_inspect(
     id_or_name: Annotated[str, typer.Argument(
-        metavar="ID_OR_NAME", help="Flow run id, or a flow run name (the newest run with it).",
-        show_default=False)],
+        metavar="FLOW_RUN", show_default=False,
+        help="The flow run: an id, a unique id prefix or a run name.")],
     failed_limit: Annotated[int, typer.Option(
         "--failed-limit", min=0, metavar="N",
         help="Show at most N failed or crashed task runs.")] = 20,
     full: Annotated[bool, typer.Option(
-        "--full", help="Show every frame of the tracebacks, Prefect's internal ones too.")
-    ] = False,
+        "--full", metavar="",
+        help="Show every frame of the tracebacks, Prefect's internal ones too.")] = False,
+    utc: TimesOpt = True,
     output: OutputOpt = None,
 ) -> None:
-    """Show a flow run: state and message, timings, parameters, its task runs and subflow
-    runs counted apart and by state, its state history with the time spent in each state,
-    the errors of the failed task runs (subflows' included: the user's frames and the final
-    exception line; Prefect's internal frames folded unless --full) and the artifacts."""
+    """Show a flow run: its state, timings, parameters, task runs, state history, errors and artifacts.
+
+    Task runs and subflow runs are counted apart and by state; the state history shows the time spent in each state. The errors of the failed task runs (subflows' included) show the user's frames and the final exception line, Prefect's internal frames folded unless --full.
+    """  # noqa: E501 - one line per paragraph: rich wraps it to the terminal
     from prefect_widgets.states import STATE_TYPES
 
-    state = current_state()
+    state = view_options(utc=utc)
     run = flow_run(state, id_or_name)
     flow_name = flow_names(state, {run.flow_id}).get(run.flow_id)
     views = snapshot_task_runs(run)
@@ -132,7 +150,7 @@ def flow_run_inspect(
     for kind, number in counts.items():
         count_text.append("  ")
         count_text.append_text(state_line(kind, f"{kind.title()} {number}", None))
-    timings = (f"started {local_time(run.start_time)}, ended {local_time(run.end_time)}, "
+    timings = (f"started {shown_time(run.start_time)}, ended {shown_time(run.end_time)}, "
                f"took {human_duration(run.duration)} (run time "
                f"{human_duration(run.total_run_time)}, {run.run_count} attempt"
                f"{'s' if run.run_count != 1 else ''})")

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from .app import OutputOpt, app, command, current_state, flow_run_arg
-from .lookup import flow_run_by_id
+from prefect_widgets.errors import InvalidRequest
+
+from .app import OutputOpt, TimesOpt, app, command, flow_run_arg, shown_time, view_options
+from .filters import limit_opt, parse_since
+from .lookup import flow_run, resolve
 from .output import LEVEL_STYLES, Output, clean, iso, note
 
 if TYPE_CHECKING:
@@ -56,7 +59,7 @@ def _print_log(out: Output, entry: Any, *, stream: bool, flow_run_name: str = ""
         out.plain_row([record[k] for k in LOG_COLUMNS])
         out.file.flush()
         return
-    line = Text(f"{entry.timestamp.astimezone():%H:%M:%S} ", style="dim")
+    line = Text(f"{shown_time(entry.timestamp)} ", style="dim")
     line.append(f"{clean(entry.level_name, multiline=False):<8}",
                 style=LEVEL_STYLES.get(entry.level_name, ""))
     line.append(" ")
@@ -73,33 +76,48 @@ def logs(
         "--level", "-l", metavar="LEVEL",
         help="Minimum level: DEBUG, INFO, WARNING, ERROR, CRITICAL (or a number).")] = None,
     task_run: Annotated[str | None, typer.Option(
-        "--task-run", metavar="ID", help="Only the logs of this task run.")] = None,
+        "--task-run", metavar="TASK_RUN",
+        help="Only the logs of this task run: an id, a unique id prefix or a name.")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="TIME",
+        help="Only lines written at or after TIME: back from now (30m, 1h, 2d, 1w) or an ISO "
+             "8601 time (UTC when no zone is given).")] = None,
+    limit: Annotated[int, limit_opt("lines, the newest (not with --follow)")] = 0,
     follow: Annotated[bool, typer.Option(
-        "--follow", "-f",
+        "--follow", "-f", metavar="",
         help="Keep printing new lines and state changes until the run finishes.")] = False,
     poll_interval: Annotated[float, typer.Option(
         "--poll-interval", min=0.2, metavar="SECONDS",
         help="With --follow: seconds between polls (backs off to 5x when nothing arrives).",
     )] = 2.0,
+    utc: TimesOpt = True,
     output: OutputOpt = None,
 ) -> None:
-    """Print a flow run's logs, oldest first, each line with the task run that wrote it (or
-    the flow run). JSON output is a list, or one object per line with --follow; tsv/csv
-    columns: timestamp, level, logger, task_run_id, task_run_name, task_name, message."""
+    """Print a flow run's logs, oldest first, each line with the task run that wrote it (or the flow run).
+
+    JSON output is a list, or one object per line with --follow. The tsv and csv columns are timestamp, level, logger, task_run_id, task_run_name, task_name and message.
+    """  # noqa: E501 - one line per paragraph: rich wraps it to the terminal
     from prefect_widgets.logs import _level_number, watch_flow_run
 
-    state = current_state()
+    state = view_options(utc=utc)
+    if follow and limit:
+        raise InvalidRequest("--limit does not apply to --follow; use --since to start later.")
+    after = parse_since(since)
     level_value: int | str | None = level
     if level is not None and level.strip().isdigit():
         level_value = int(level)
     minimum = _level_number(level_value.upper() if isinstance(level_value, str)
                             else level_value)
-    run = flow_run_by_id(state, flow_run_id)
+    run = flow_run(state, flow_run_id)
+    if task_run is not None:
+        task_run = resolve(state, "task run", task_run)
     out = state.out(output)
     if out.format == "csv":
         out.plain_row(LOG_COLUMNS)
     if not follow:
-        entries = run.get_logs(level=minimum, task_run_id=task_run, end_time=None)
+        entries = list(run.get_logs(level=minimum, task_run_id=task_run, since=after,
+                                    end_time=None))
+        entries = entries[-limit:] if limit else entries
         if out.format == "json":
             out.json([_log_record(e) for e in entries])
             return
@@ -108,10 +126,6 @@ def logs(
         if out.is_table and not len(entries):
             note("No log lines match.")
         return
-    if task_run is not None:
-        from prefect_widgets._parse import check_uuid
-
-        task_run = check_uuid(task_run, "--task-run")
     seen: set[str | None] = set()
     for entry in watch_flow_run(run.flow_run_id, client=state.client(),
                                 poll_interval=poll_interval,
@@ -121,6 +135,8 @@ def logs(
         if not is_state and minimum is not None and entry.level < minimum:
             continue
         if not is_state and task_run is not None and entry.task_run_id != task_run:
+            continue
+        if after is not None and entry.timestamp < after:
             continue
         _print_log(out, entry, stream=True, flow_run_name=run.name)
     if run.end_time is None or (datetime.now(timezone.utc) - run.end_time).total_seconds() < 15:

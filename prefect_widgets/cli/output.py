@@ -7,7 +7,9 @@ rule (`visible`): control, bidi and invisible format characters are shown as Pyt
 
 - table: `clean` (one-line or multi-line), cut to `display.max_text` characters with
   "… (N more characters)"; rich markup is never parsed from data (cells are `Text`), so a
-  run named ``[red]x`` prints as is;
+  run named ``[red]x`` prints as is. Columns fit the terminal by rule: a `whole` column
+  (ids, times, numbers) is never cut or wrapped, as wide as its widest cell; a text column
+  is cut with "…" to keep one line per row, or with `--wide` wrapped, nothing cut;
 - tsv: `visible` with tab and newline escaped too (they are the separators), never cut;
 - csv: `csv_cell`: tab and newline kept (CSV quotes them), and a leading ``'`` on a cell a
   spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``; not on plain numbers);
@@ -91,7 +93,8 @@ def state_line(state_type: str, name: str, message: str | None) -> Text:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a listing: `key` into the record, how to show it in a table."""
+    """One column of a listing: `key` into the record, how to show it in a table (`whole`:
+    never cut nor wrapped; otherwise text, between `min_width` and `max_width`)."""
 
     key: str
     header: str
@@ -99,7 +102,7 @@ class Column:
     justify: str = "left"
     max_width: int | None = None
     min_width: int | None = None
-    wrap: bool = False
+    whole: bool = False
 
 
 def plain(value: Any) -> str:
@@ -118,10 +121,11 @@ def plain(value: Any) -> str:
 class Output:
     """Writes one command's answer in the chosen format to stdout."""
 
-    def __init__(self, fmt: str, file: TextIO | None = None) -> None:
+    def __init__(self, fmt: str, file: TextIO | None = None, *, wide: bool = False) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown output format {fmt!r}")
         self.format = fmt
+        self.wide = wide
         self.file = file or sys.stdout
         self.console = Console(file=self.file, highlight=False, soft_wrap=False)
         if not self.console.is_terminal and "COLUMNS" not in os.environ:
@@ -162,16 +166,33 @@ class Output:
             if not records:
                 self.console.print(Text(empty, style="dim"))
                 return
-            table = Table(title=Text(clean(title)) if title else None, title_justify="left",
-                          header_style="bold", box=None, pad_edge=False)
-            for column in columns:
-                table.add_column(column.header, justify=column.justify,  # type: ignore[arg-type]
-                                 max_width=column.max_width, min_width=column.min_width,
-                                 no_wrap=not column.wrap,
-                                 overflow="fold" if column.wrap else "ellipsis")
-            for record in records:
-                table.add_row(*[_cell(column, record.get(column.key)) for column in columns])
-            self.console.print(table)
+            self.console.print(self._table(columns, records, title))
+
+    def _table(self, columns: Sequence[Column], records: Sequence[dict[str, Any]],
+               title: str | None) -> Table:
+        """The rich table of a listing, its columns sized by the rules of the module doc."""
+        cells = [[_cell(column, record.get(column.key)) for column in columns]
+                 for record in records]
+        natural = [max([len(column.header), *(row[i].cell_len for row in cells)])
+                   for i, column in enumerate(columns)]
+        widths = natural if self.wide else _fitted(columns, natural, self.console.width)
+        tight = sum(widths) + 2 * (len(columns) - 1) > self.console.width
+        table = Table(title=Text(clean(title)) if title else None, title_justify="left",
+                      header_style="bold", box=None, pad_edge=False, collapse_padding=tight)
+        for column, width in zip(columns, widths, strict=True):
+            justify: Any = column.justify
+            if column.whole:
+                table.add_column(column.header, justify=justify, min_width=width,
+                                 no_wrap=True, overflow="ellipsis")
+            elif self.wide:
+                table.add_column(column.header, justify=justify, min_width=column.min_width,
+                                 overflow="fold")
+            else:
+                table.add_column(column.header, justify=justify, width=width, no_wrap=True,
+                                 overflow="ellipsis")
+        for row in cells:
+            table.add_row(*row)
+        return table
 
     def pairs(self, items: Iterable[tuple[str, Any]]) -> None:
         """Key/value lines for plain formats (`key<TAB>value` or CSV `key,value`)."""
@@ -188,7 +209,32 @@ class Output:
         self.console.print(*renderables)
 
 
-def _cell(column: Column, value: Any) -> str | Text:
+def _fitted(columns: Sequence[Column], natural: list[int], width: int) -> list[int]:
+    """Column widths for one line per row: `whole` columns as wide as their widest cell;
+    text columns at most `max_width`, each at least its `min_width` (lowered, to 2, only
+    when the whole columns leave no room), sharing what is left evenly (a narrow column
+    keeps its natural width, the others get the rest)."""
+    widths = [min(n, c.max_width or n) if not c.whole else n
+              for c, n in zip(columns, natural, strict=True)]
+    gaps = len(columns) - 1
+    if sum(widths) + 2 * gaps <= width:
+        return widths
+    text = sorted((i for i, c in enumerate(columns) if not c.whole), key=lambda i: widths[i])
+    floors = {i: min(widths[i], columns[i].min_width or 1) for i in text}
+    left = width - gaps - sum(w for c, w in zip(columns, widths, strict=True) if c.whole)
+    left -= sum(floors.values())
+    while left < 0 and max(floors.values(), default=2) > 2:  # too narrow: lower the floors
+        widest = max(floors, key=lambda i: floors[i])
+        floors[widest] -= 1
+        left += 1
+    for done, index in enumerate(text):
+        extra = min(widths[index] - floors[index], max(left // (len(text) - done), 0))
+        widths[index] = floors[index] + extra
+        left -= extra
+    return widths
+
+
+def _cell(column: Column, value: Any) -> Text:
     if column.table is not None:
         shown = column.table(value)
         return shown if isinstance(shown, Text) else Text(clean(shown, multiline=False))

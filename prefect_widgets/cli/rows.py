@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from prefect_widgets.formatting import human_duration, task_label, time_cell
+from prefect_widgets.formatting import human_duration, task_label
 
+from .app import shown_time
 from .output import Column, Output, iso, seconds, state_text
 
 if TYPE_CHECKING:
@@ -53,17 +54,41 @@ def state_column(out: Output, records: list[dict[str, Any]]) -> Column:
         return Column("state_type", "STATE")
     for record in records:
         record["_state"] = record
-    return Column("_state", "STATE", table=_state_cell, min_width=9)
+    return Column("_state", "STATE", table=_state_cell, min_width=9, max_width=14)
+
+
+#: the fewest characters of an id a table shows without `--wide`
+SHORT_ID = 8
+
+
+def short_id_length(ids: Sequence[str]) -> int:
+    """The shortest id prefix that tells `ids` apart: from `SHORT_ID` characters for random
+    (version 4) ids, as flow runs have; from 13 for time-ordered (version 7) ids, as Prefect 3
+    gives task runs, whose first 12 hex digits are the creation millisecond (runs created in
+    the same millisecond need more)."""
+    time_ordered = any(value[14:15] == "7" for value in ids)
+    length = 13 if time_ordered else SHORT_ID
+    while length < 36 and len({value[:length] for value in ids}) < len(set(ids)):
+        length += 1
+    return length + 1 if length < 36 and ids and ids[0][length - 1:length] == "-" else length
+
+
+def _id_cell(length: int) -> Any:
+    def cell(value: str | None) -> str:
+        return value[:length] if value else "-"
+    return cell
 
 
 def print_runs(out: Output, records: list[dict[str, Any]], *, id_key: str,
                names: Sequence[Column], extra: Sequence[Column] = (), empty: str) -> None:
     """A run listing: ID, the name columns, STATE, STARTED, DURATION, then `extra`."""
     out.rows([
-        Column(id_key, "ID", min_width=36),
+        Column(id_key, "ID", whole=not out.wide, min_width=SHORT_ID,
+               table=_id_cell(36 if out.wide else short_id_length(
+                   [r[id_key] for r in records if r.get(id_key)]))),
         *names,
         state_column(out, records),
-        Column("start_time", "STARTED", table=time_cell, min_width=14),
-        Column("duration", "DURATION", table=human_duration, justify="right"),
+        Column("start_time", "STARTED", table=shown_time, whole=True),
+        Column("duration", "DURATION", table=human_duration, justify="right", whole=True),
         *extra,
     ], records, empty=empty)

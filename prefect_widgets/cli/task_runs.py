@@ -10,18 +10,22 @@ import typer
 from rich.text import Text
 
 from prefect_widgets.errors import AmbiguousTaskRun, InvalidRequest, NotFound
-from prefect_widgets.formatting import human_duration, local_time
+from prefect_widgets.formatting import human_duration
 
 from .app import (
+    Group,
     OutputOpt,
     State,
     StateOpt,
+    TimesOpt,
+    WideOpt,
     app,
     command,
-    current_state,
     flow_run_arg,
     limit_or_none,
     parse_states,
+    shown_time,
+    view_options,
 )
 from .debugging import (
     artifact_record,
@@ -32,7 +36,8 @@ from .debugging import (
     history_records,
     history_text,
 )
-from .lookup import flow_run_by_id, snapshot_task_runs
+from .filters import SinceOpt, TagOpt, has_tags, limit_opt, parse_since, started_since
+from .lookup import flow_run, flow_run_by_id, snapshot_task_runs, task_run
 from .output import Column, detail_table, iso, note, seconds, state_line
 from .rows import print_runs, task_run_record
 
@@ -43,7 +48,7 @@ TaskRunSort = Literal["RUN_ORDER", "EXPECTED_START_TIME_ASC", "EXPECTED_START_TI
                       "NAME_ASC", "NAME_DESC", "END_TIME_DESC", "ID_DESC",
                       "NEXT_SCHEDULED_START_TIME_ASC"]
 
-task_run_app = typer.Typer(help="List and inspect the task runs of a flow run.",
+task_run_app = typer.Typer(cls=Group, help="List and inspect the task runs of a flow run.",
                            no_args_is_help=True)
 app.add_typer(task_run_app, name="task-run")
 
@@ -102,29 +107,35 @@ def task_run_ls(
              "EXPECTED_START_TIME_DESC, NAME_ASC, NAME_DESC, END_TIME_DESC, ID_DESC or "
              "NEXT_SCHEDULED_START_TIME_ASC (scheduled runs first; any case).",
     )] = "RUN_ORDER",
-    limit: Annotated[int, typer.Option(
-        "--limit", "-n", min=0, metavar="N", help="Show at most N task runs (0: all).")] = 100,
+    tags: TagOpt = None,
+    since: SinceOpt = None,
+    limit: Annotated[int, limit_opt("task runs")] = 100,
+    wide: WideOpt = False,
+    utc: TimesOpt = True,
     output: OutputOpt = None,
 ) -> None:
-    """List the task runs of a flow run (subflow runs included, kind "subflow-run"), in run
-    order by default. TASK is the task's name, with [k] (the map index) for a task that ran
-    more than once; [~k] when runs were created in the same millisecond and k is a guess.
-    RETRIES are retries that happened. The whole run is read once; --state, --sort and
-    --limit apply to that listing."""
-    state = current_state()
-    run = flow_run_by_id(state, flow_run_id)  # an unknown id is an error, not an empty list
+    """List the task runs of a flow run, subflow runs included, in run order by default.
+
+    TASK is the task's name, with \\[k] (the map index) for a task that ran more than once, or \\[~k] when runs were created in the same millisecond and k is a guess. RETRIES are retries that happened. Subflow runs have the kind "subflow-run" in json output.
+
+    The whole run is read once; --state, --tag, --since, --sort and --limit apply to that listing.
+    """  # noqa: E501 - one line per paragraph: rich wraps it to the terminal
+    state = view_options(utc=utc, wide=wide)
+    run = flow_run(state, flow_run_id)  # an unknown run is an error, not an empty list
     types = parse_states(state_types)
-    tasks = snapshot_task_runs(run)
-    if types:
-        tasks = [t for t in tasks if t.state.type in types]
+    after = parse_since(since)
+    tasks = [t for t in snapshot_task_runs(run)
+             if (not types or t.state.type in types) and has_tags(t.tags, tags)
+             and started_since(t.start_time, after)]
     total = len(tasks)
     tasks = _sorted_task_runs(tasks, sort.upper())[:limit_or_none(limit)]
     records = [task_run_record(t) for t in tasks]
     out = state.out(output)
     print_runs(out, records, id_key="task_run_id", names=[
-        Column("task_label", "TASK", max_width=30, min_width=6, wrap=True),
-        Column("name", "NAME", max_width=40, min_width=8, wrap=True),
-    ], extra=[Column("retries", "RETRIES", justify="right")], empty="No task runs match.")
+        Column("task_label", "TASK", max_width=30, min_width=6),
+        Column("name", "NAME", max_width=40, min_width=8),
+    ], extra=[Column("retries", "RETRIES", justify="right", whole=True)],
+        empty="No task runs match.")
     if out.is_table and limit and total > len(records):
         note(f"Showing {len(records)} of {total} task runs; use --limit 0 to see all.")
 
@@ -132,39 +143,37 @@ def task_run_ls(
 @command(task_run_app, "inspect")
 def task_run_inspect(
     run_id: Annotated[str, typer.Argument(
-        metavar="TASK_RUN_ID|FLOW_RUN_ID",
-        help="A task run id; or, with --slug, the id of its flow run.")],
+        metavar="TASK_RUN|FLOW_RUN", show_default=False,
+        help="The task run (an id, a unique id prefix or a task run name); with --slug, its "
+             "flow run (an id, a unique id prefix or a run name).")],
     slug: Annotated[str | None, typer.Option(
         "--slug", metavar="NAME",
-        help="Find the task run in flow run RUN_ID by task run name (say_hello-4a1), task key "
-             "or task name.")] = None,
+        help="Find the task run in flow run FLOW_RUN by task run name (say_hello-4a1), task "
+             "key or task name.")] = None,
     map_index: Annotated[int | None, typer.Option(
         "--map-index", min=0, metavar="K",
         help="With --slug: the K-th run of a mapped or repeated task (0-based; the "
              "map_index of `task-run ls`).")] = None,
     full: Annotated[bool, typer.Option(
-        "--full", help="Show every frame of the traceback, Prefect's internal ones too.")
-    ] = False,
+        "--full", metavar="",
+        help="Show every frame of the traceback, Prefect's internal ones too.")] = False,
+    utc: TimesOpt = True,
     output: OutputOpt = None,
 ) -> None:
-    """Show one task run: state and message, timings, map index (as `task-run ls` numbers
-    it), retries that happened and the configured limit (max_retries), inputs, state
-    history with the time spent in each state, its error if it failed (the user's frames
-    and the final exception line; Prefect's internal frames folded unless --full) and its
-    artifacts."""
-    from prefect_widgets.views import TaskRunView
+    """Show one task run: its state, timings, map index, retries, inputs, state history, error and artifacts.
 
-    state = current_state()
-    client = state.client()
+    The map index is numbered as `task-run ls` numbers it; retries are those that happened, with the configured limit (max_retries). The error shows the user's frames and the final exception line, Prefect's internal frames folded unless --full.
+    """  # noqa: E501 - one line per paragraph: rich wraps it to the terminal
+    state = view_options(utc=utc)
     if slug is None:
         if map_index is not None:
             raise InvalidRequest("--map-index only works with --slug.")
-        task = _in_flow_run(state, TaskRunView.from_task_run_id(run_id, client=client))
+        task = _in_flow_run(state, task_run(state, run_id))
     else:
         if not slug:
             raise InvalidRequest("--slug must be a non-empty string.")
         try:
-            run = flow_run_by_id(state, run_id)
+            run = flow_run(state, run_id)
             snapshot_task_runs(run)  # read with the CLI's progress policy
             task = run.get_task_run(task_slug=slug, map_index=map_index)
         except AmbiguousTaskRun as exc:
@@ -201,7 +210,7 @@ def task_run_inspect(
         ("Task run", f"{task.name}  ({task.task_run_id})"),
         ("Flow run", task.flow_run_id or "-"),
         ("State", state_line(task.state.type, task.state.name, task.state.message)),
-        ("Timings", f"started {local_time(task.start_time)}, ended {local_time(task.end_time)}, "
+        ("Timings", f"started {shown_time(task.start_time)}, ended {shown_time(task.end_time)}, "
                     f"took {human_duration(task.duration)}"),
         ("Attempts", f"{task.run_count} ({task.retries} "
                      f"{'retry' if task.retries == 1 else 'retries'}"
