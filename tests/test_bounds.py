@@ -94,14 +94,18 @@ def test_the_widget_state_is_bounded(huge_run):
         widget.close()
 
 
-@pytest.mark.parametrize("args", [["flow-run", "inspect"], ["task-run", "ls"], ["logs"]],
-                         ids=" ".join)
+@pytest.mark.parametrize("args", [["flow-run", "inspect"], ["task-run", "ls"],
+                                  ["task-run", "ls", "--wide"], ["logs"]], ids=" ".join)
 def test_cli_tables_are_bounded_and_say_what_they_cut(huge_run, args):
     result = CliRunner().invoke(app, ["--output", "table", *args, huge_run["flow_run"]],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout) <= TABLE_BOUND, len(result.stdout)
-    assert "more characters)" in result.stdout.replace("\n", "")
+    flat = result.stdout.replace("\n", "")
+    if args == ["task-run", "ls"]:  # cells cut to the terminal's width, with an ellipsis
+        assert "N…" in flat and "more characters)" not in flat
+    else:  # whole cells: each value cut at display.max_text, saying how much is left out
+        assert "more characters)" in flat
     flat = CliRunner().invoke(app, ["--output", "table", "task-run", "inspect",
                                     huge_run["task_runs"][0]], env={"COLUMNS": "200"})
     assert flat.exit_code == 0 and len(flat.stdout) <= TABLE_BOUND

@@ -405,6 +405,27 @@ def test_export_csv_equals_the_dataframe(runs, tmp_path):
     assert any(len(ups) == 2 for ups in parsed["upstream_task_run_ids"])  # the diamond's join
 
 
+def test_export_takes_the_listing_filters(runs, tmp_path):
+    """`export` keeps the task runs that pass --state/--tag/--since/--limit, as `task-run ls`."""
+    frame = FlowRunView.from_flow_run_id(runs["mapped"]).to_dataframe()
+    path = tmp_path / "some.csv"
+    cli("export", runs["mapped"], "--output", path, "--state", "completed", "--limit", "7")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    want = frame[frame["state_type"] == "COMPLETED"].head(7)
+    assert back["task_run_id"].tolist() == want.index.tolist()
+    cli("export", runs["failing"], "--output", path, "--state", "FAILED,CRASHED")
+    failed = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert set(failed["state_type"]) == {"FAILED"} and len(failed) >= 1
+    cli("export", runs["mapped"], "--output", path, "--since", "1h", "--tag", "no-such-tag")
+    assert len(pd.read_csv(path, dtype=str, keep_default_na=False)) == 0
+    late = frame["start_time"].dropna().sort_values().iloc[len(frame) // 2]
+    cli("export", runs["mapped"], "--output", path, "--since", late.isoformat())
+    since = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert len(since) == int((frame["start_time"] >= late).sum())
+    bad = CliRunner().invoke(app, ["export", runs["mapped"], "-o", str(path), "--since", "soon"])
+    assert bad.exit_code == 1 and "--since" in bad.stderr
+
+
 def test_export_json_equals_the_dataframe(runs, tmp_path):
     path = tmp_path / "failing.json"
     cli("export", runs["failing"], "-o", path)

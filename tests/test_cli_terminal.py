@@ -72,7 +72,8 @@ def test_help_snapshot(command, width):
 def _listings(runs: dict[str, str]) -> dict[str, list[str]]:
     return {
         "task-run-ls-hello": ["task-run", "ls", runs["hello"]],
-        "task-run-ls-diamond-wide": ["task-run", "ls", runs["diamond"], "--wide"],
+        "task-run-ls-diamond-wide": ["task-run", "ls", runs["diamond"], "--wide",
+                                     "--sort", "NAME_ASC"],  # the branches start together
         "task-run-ls-retrying": ["task-run", "ls", runs["retrying"]],
         "task-run-ls-hostile": ["task-run", "ls", runs["hostile"]],
         "flow-run-ls-hostile": ["flow-run", "ls", "--flow", f"hostile {_attr()}"],

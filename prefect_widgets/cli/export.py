@@ -17,7 +17,17 @@ import typer
 from prefect_widgets.errors import ConfigurationError, InvalidRequest
 from prefect_widgets.formatting import csv_cell, json_visible
 
-from .app import app, command, current_state, flow_run_arg, interactive
+from .app import (
+    StateOpt,
+    app,
+    command,
+    current_state,
+    flow_run_arg,
+    interactive,
+    limit_or_none,
+    parse_states,
+)
+from .filters import SinceOpt, TagOpt, has_tags, limit_opt, parse_since
 from .lookup import flow_run
 from .output import note
 
@@ -54,6 +64,17 @@ def _csv_value(value: Any) -> Any:
     return csv_cell(value) if isinstance(value, str) else value
 
 
+def _kept(frame: Any, types: list[str] | None, tags: list[str] | None, after: Any,
+          limit: int | None) -> Any:
+    """The frame's rows that pass `--state`, `--tag` and `--since`, the first `limit` of them
+    (run order)."""
+    keep = [(not types or str(state) in types) and has_tags(list(row_tags), tags)
+            and (after is None or (start == start and start is not None and start >= after))
+            for state, row_tags, start in zip(frame["state_type"], frame["tags"],
+                                              frame["start_time"])]
+    return frame[keep].head(limit) if limit is not None else frame[keep]
+
+
 @contextmanager
 def _atomic_target(path: Path) -> Iterator[Path]:
     """A temp file next to `path`, moved over it only if writing succeeded."""
@@ -80,8 +101,14 @@ def export(
     fmt: Annotated[ExportFormat | None, typer.Option(
         "--format", case_sensitive=False,
         help="File format, when the file name does not say.")] = None,
+    state_types: StateOpt = None,
+    tags: TagOpt = None,
+    since: SinceOpt = None,
+    limit: Annotated[int, limit_opt("task runs, in run order")] = 0,
 ) -> None:
     """Export every task run of a flow run to CSV, Parquet or JSON, one row each.
+
+    --state, --tag, --since and --limit keep only some of them, as in `task-run ls`.
 
     The columns are those of `FlowRunView.to_dataframe()`, task_run_id first.
 
@@ -99,8 +126,10 @@ def export(
     target = Path(output_file).expanduser()
     if output_file != "-" and not target.parent.is_dir():
         raise InvalidRequest(f"Cannot write {target}: the folder {target.parent} does not exist.")
+    types, after = parse_states(state_types), parse_since(since)
     run = flow_run(state, flow_run_id)
-    frame = run.to_dataframe(progress=None if interactive() else False)
+    frame = _kept(run.to_dataframe(progress=None if interactive() else False),
+                  types, tags, after, limit_or_none(limit))
     table = frame.reset_index()
 
     def write(target: Any) -> None:
