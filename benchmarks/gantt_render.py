@@ -9,7 +9,12 @@ running/pending tail) this measures in headless Chromium (via playwright):
 * pan: median frame interval over ~60 synthetic drag steps (and the widget's
   own median draw time per frame);
 * bytes per task run of the encoded state, base64 as in a saved notebook
-  (ipywidgets widget-state JSON with base64 buffers).
+  (ipywidgets widget-state JSON with base64 buffers);
+* per row layout (``--layouts``, default packed and grouped by task, picked with
+  the widget's own layout picker after the first frame): the frame that switches
+  to it, pan and wheel-zoom frame times, the JS heap after GC (Chrome DevTools
+  protocol) and the gutter labels shown, with ratios against the packed layout;
+  "edges: on" when the encoded timeline carries dependency edges.
 
 The same is measured for plotly ``px.timeline`` at the smaller sizes
 (plotly.js inline, time from ``Plotly.newPlot`` until the SVG bars exist +
@@ -23,6 +28,10 @@ Prerequisites: ``cd js && npm install && npm run build``; Chromium at
     python benchmarks/gantt_render.py                       # 1k, 10k, 100k
     python benchmarks/gantt_render.py --sizes 1000 --no-plotly
     python benchmarks/gantt_render.py --screenshots benchmarks/screenshots
+    python benchmarks/gantt_render.py --sizes 100000 --no-plotly --layouts grouped,packed
+
+Targets (issue 19, at 100,000 task runs, grouped layout with labels): first frame < 1 s,
+pan/zoom frames <= 33 ms, JS heap <= 100 MB, <= 30 saved bytes per task run.
 """
 
 from __future__ import annotations
@@ -150,19 +159,99 @@ def open_page(browser, html: str, tmpdir: Path, name: str, width=1100, height=80
     return page
 
 
-def bench_ours(browser, frame, tmpdir: Path, pan_steps: int):
+#: pick a row layout with the widget's picker; -> ms until it is drawn (+ 2 rAF) and labels shown
+SWITCH_JS = """async (mode) => {
+  const H = window.__harness, sel = H.el.querySelector('select.pw-layout');
+  const gantt = H.el.querySelector('.pw-gantt');
+  const raf = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  await raf();
+  const t0 = performance.now(), frames = H.widgetFrames();
+  sel.value = mode;
+  sel.dispatchEvent(new Event('change'));
+  while (gantt.dataset.layout !== mode || H.widgetFrames() === frames) {
+    await raf();
+    if (performance.now() - t0 > 30000) throw new Error('layout ' + mode + ' not drawn in 30 s');
+  }
+  await raf(); await raf();
+  return { ms: performance.now() - t0, drawMs: Number(H.el.dataset.drawMs),
+           labels: gantt.querySelectorAll('.pw-gutter .pw-group').length,
+           rows: gantt.querySelector('.pw-layout-note').textContent };
+}"""
+
+#: wheel zoom about a point, one wheel event per animation frame (in, then back out)
+ZOOM_JS = """async (steps) => {
+  const H = window.__harness, c = H.canvas(), r = c.getBoundingClientRect();
+  const raf = () => new Promise((res) => requestAnimationFrame(() => res(performance.now())));
+  const x = r.left + r.width * 0.6, y = r.top + Math.min(r.height - 5, 60);
+  const frameMs = [], drawMs = [];
+  let last = await raf();
+  for (let i = 0; i < steps; i++) {
+    const before = H.widgetFrames();
+    c.dispatchEvent(new WheelEvent('wheel', { bubbles: true, cancelable: true, clientX: x, clientY: y,
+                                              deltaY: i < steps / 2 ? -120 : 120 }));
+    const now = await raf();
+    frameMs.push(now - last); last = now;
+    if (H.widgetFrames() > before) drawMs.push(Number(H.el.dataset.drawMs));
+  }
+  return { frameMs, drawMs };
+}"""
+
+
+def heap_mb(page) -> float:
+    """The page's JS heap after a garbage collection (MB): objects plus the backing stores of
+    ArrayBuffers (the typed columns live there) and embedder (DOM) memory."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("HeapProfiler.collectGarbage")
+        usage = cdp.send("Runtime.getHeapUsage")
+        parts = ("usedSize", "backingStorageSize", "embedderHeapUsedSize")
+        return sum(usage.get(part, 0) for part in parts) / 1e6
+    finally:
+        cdp.detach()
+
+
+def median(values) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def bench_layouts(page, layouts, pan_steps: int) -> dict:
+    """Per row layout: switch frame, pan and zoom frame times, heap, labels (flat keys)."""
+    out: dict = {}
+    for mode in layouts:
+        switch = page.evaluate(SWITCH_JS, mode)
+        pan = page.evaluate(f"window.__harness.pan({pan_steps}, 6)")
+        zoom = page.evaluate(ZOOM_JS, pan_steps)
+        out.update({
+            f"{mode}_switch_ms": switch["ms"],
+            f"{mode}_labels": switch["labels"],
+            f"{mode}_rows": switch["rows"],
+            f"{mode}_pan_frame_ms": median(pan["frameMs"]),
+            f"{mode}_pan_draw_ms": median(pan["drawMs"]),
+            f"{mode}_zoom_frame_ms": median(zoom["frameMs"]),
+            f"{mode}_zoom_draw_ms": median(zoom["drawMs"]),
+            f"{mode}_heap_mb": heap_mb(page),
+        })
+    return out
+
+
+def bench_ours(browser, frame, tmpdir: Path, pan_steps: int, layouts=()):
     tl = encode_timeline(frame)
     html = harness_html(tl, header_for(frame))
     page = open_page(browser, html, tmpdir, f"ours-{len(frame)}")
     try:
         page.wait_for_function("window.__harness !== undefined")
         first = page.evaluate("window.__harness.mount()")
+        first_layout = page.evaluate("document.querySelector('.pw-gantt').dataset.layout")
         pan = page.evaluate(f"window.__harness.pan({pan_steps}, 6)")
+        per_layout = bench_layouts(page, layouts, pan_steps)
         errors = page.evaluate("document.querySelector('.pw-error')?.hidden === false ? document.querySelector('.pw-error').textContent : null")
     finally:
         page.close()
     n = len(frame)
     return {
+        **per_layout,
+        "first_layout": first_layout,
+        "edges": "on" if tl.get("edge_count") else "off",
         "first_ms": first["ms"],
         "first_draw_ms": first["drawMs"],
         "bars": first["bars"],
@@ -239,11 +328,54 @@ def screenshots(browser, outdir: Path, tmpdir: Path) -> list[Path]:
     return shots
 
 
+def print_table(table) -> None:
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
+    for j, r in enumerate(table):
+        print(" | ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+        if j == 0:
+            print("-+-".join("-" * w for w in widths))
+
+
+def print_layouts(rows, layouts) -> None:
+    """Per size and row layout, with ratios against the packed layout and the targets."""
+    print("\nrow layouts (after the first frame, picked with the widget's layout picker; "
+          "x = ratio to packed, >1 = slower / bigger):")
+    table = [("N", "layout", "edges", "rows", "labels", "switch ms", "pan ms/frame", "draw",
+              "zoom ms/frame", "draw", "heap MB")]
+    for n, o, _ in rows:
+        def vs(mode, key, o=o):
+            base = o.get(f"packed_{key}")
+            v = o.get(f"{mode}_{key}")
+            if mode == "packed" or not base or v is None or v != v:
+                return fmt(v)
+            return f"{fmt(v)} ({v / base:.2f}x)"
+        for mode in layouts:
+            table.append((f"{n:,}", mode, o["edges"], o[f"{mode}_rows"], o[f"{mode}_labels"],
+                          vs(mode, "switch_ms"), vs(mode, "pan_frame_ms"), vs(mode, "pan_draw_ms"),
+                          vs(mode, "zoom_frame_ms"), vs(mode, "zoom_draw_ms"), vs(mode, "heap_mb")))
+    print_table(table)
+    n, o, _ = max(rows, key=lambda r: r[0])
+    if "grouped" in layouts:
+        checks = [
+            ("first frame < 1000 ms (auto layout)", o["first_ms"], 1000, o["first_ms"] < 1000),
+            ("switch to grouped < 1000 ms", o["grouped_switch_ms"], 1000, o["grouped_switch_ms"] < 1000),
+            ("grouped pan <= 33 ms/frame", o["grouped_pan_frame_ms"], 33, o["grouped_pan_frame_ms"] <= 33),
+            ("grouped zoom <= 33 ms/frame", o["grouped_zoom_frame_ms"], 33, o["grouped_zoom_frame_ms"] <= 33),
+            ("grouped heap <= 100 MB", o["grouped_heap_mb"], 100, o["grouped_heap_mb"] <= 100),
+            ("<= 30 saved bytes per task run", o["nb_bytes_per_task"], 30, o["nb_bytes_per_task"] <= 30),
+        ]
+        print(f"\ntargets at n={n:,} (edges: {o['edges']}):")
+        for name, value, _, ok in checks:
+            print(f"  {'PASS' if ok else 'FAIL'}  {name}: {fmt(value)}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated task-run counts")
     ap.add_argument("--plotly-sizes", default="1000,10000", help="sizes also measured with plotly")
     ap.add_argument("--no-plotly", action="store_true")
+    ap.add_argument("--layouts", default="packed,grouped",
+                    help="row layouts measured after the first frame (comma-separated; '' for none)")
     ap.add_argument("--pan-steps", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="fresh-page repetitions per measurement (median)")
@@ -269,6 +401,7 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    layouts = [m for m in args.layouts.split(",") if m]
     plotly_sizes = set() if args.no_plotly else {int(s) for s in args.plotly_sizes.split(",") if s}
     rows = []
     with tempfile.TemporaryDirectory() as td, sync_playwright() as p:
@@ -280,8 +413,9 @@ def main(argv=None) -> int:
             for n in sizes:
                 frame = synthetic_frame(n, seed=args.seed)
                 t = time.perf_counter()
-                ours = repeated(bench_ours, args.repeat, browser, frame, tmpdir, args.pan_steps)
-                print(f"  ours   n={n:>7,}: first frame {fmt(ours['first_ms'])} ms, pan {fmt(ours['pan_frame_ms'])} ms/frame "
+                ours = repeated(bench_ours, args.repeat, browser, frame, tmpdir, args.pan_steps, layouts)
+                print(f"  ours   n={n:>7,}: first frame {fmt(ours['first_ms'])} ms ({ours['first_layout']} rows, "
+                      f"edges: {ours['edges']}), pan {fmt(ours['pan_frame_ms'])} ms/frame "
                       f"(draw {fmt(ours['pan_draw_ms'])} ms), {ours['bars']:,} bars drawn "
                       f"[{time.perf_counter() - t:.1f}s]" + (f"  ERROR: {ours['error']}" if ours["error"] else ""), flush=True)
                 theirs = None
@@ -326,6 +460,8 @@ def main(argv=None) -> int:
           "frames with one synthetic drag step per frame (vsync-bound: 16.7 ms is the floor). Medians of "
           f"{args.repeat} fresh pages. B/task nb: base64 "
           "widget state as saved in a notebook (plotly: figure JSON). ratio = plotly / ours.")
+    if layouts:
+        print_layouts(rows, layouts)
     if shots:
         print("screenshots:\n" + "\n".join(f"  {s}" for s in shots))
     timer.cancel()

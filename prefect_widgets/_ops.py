@@ -2,16 +2,18 @@
 
 `export` is the one way a listing is paged: anchored pages (each re-reads the end of the
 previous one) so that a row that exists for the whole export is returned exactly once even
-while rows are deleted and added, checked against the server's count.
+while rows are deleted and added, checked against the server's count. `rows_after` is the
+one way a follower reads only what is new (a `Tail` remembers where it stands).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-from ._parse import expect
+from ._parse import expect, parse_datetime
 from .client import Call, Operation
 from .errors import BadResponse, IncompleteData
 
@@ -146,11 +148,53 @@ def _expected(total: int, limit: int | None, offset: int) -> int:
     return rest if limit is None else min(rest, limit)
 
 
-def filter_all(
-    path: str, body: dict[str, Any], *, limit: int | None = None, offset: int = 0,
-    count_path: str | None = None, on_page: Callable[[int, int | None], None] | None = None,
-) -> Operation[list[dict]]:
-    """The rows of `export(...)` (see there)."""
-    listing = yield from export(path, body, limit=limit, offset=offset, count_path=count_path,
-                                on_page=on_page)
-    return listing.rows
+@dataclass
+class Tail:
+    """Where a follower of a listing sorted oldest first stands: the newest time read, and
+    the ids of the rows read at exactly that time (the server's time bound is inclusive, so
+    those rows come again and are skipped)."""
+
+    since: datetime | None = None
+    ids_at_since: set[str] = field(default_factory=set)
+
+    def is_new(self, when: datetime, row_id: str) -> bool:
+        return self.since is None or when > self.since or (
+            when == self.since and row_id not in self.ids_at_since)
+
+    def advance(self, when: datetime, row_id: str) -> None:
+        if self.since is None or when > self.since:
+            self.since, self.ids_at_since = when, {row_id}
+        else:
+            self.ids_at_since.add(row_id)
+
+
+def _row_time(row: dict, key: str, path: str) -> datetime:
+    """The row's `key` time (UTC when it has no zone)."""
+    when = parse_datetime(row.get(key))
+    if when is None:
+        raise BadResponse(f"A row from {path} has no {key}: the answer is malformed.")
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def rows_after(path: str, body_since: Callable[[datetime | None], dict[str, Any]], tail: Tail,
+               time_key: str = "timestamp") -> Operation[list[dict]]:
+    """The rows after the last one `tail` read, oldest first, and `tail` moved past them.
+
+    `body_since(since)` is the filter body of rows at or after `since`, sorted by `time_key`
+    ascending. About one request per `PAGE_SIZE` new rows; a full page with nothing new
+    (more rows than a page in one time) reads on by offset from the same bound.
+    """
+    fresh: list[dict] = []
+    offset = 0
+    while True:
+        page = yield from filter_page(path, {**body_since(tail.since), "limit": PAGE_SIZE,
+                                             "offset": offset})
+        keyed = [(_row_id(row, path), row) for row in page]
+        timed = [(row_id, _row_time(row, time_key, path), row) for row_id, row in keyed]
+        new = [entry for entry in timed if tail.is_new(entry[1], entry[0])]
+        for row_id, when, _ in new:  # moved only now: the whole page is new against one bound
+            tail.advance(when, row_id)
+        fresh += [row for _, _, row in new]
+        if len(page) < PAGE_SIZE:
+            return fresh
+        offset = 0 if new else offset + len(page)

@@ -18,6 +18,18 @@ what this module writes; ``js/README.md`` is the contract. In short, the
     highlight  bytes | None  uint8, 1 = on the critical path
     kind       bytes    uint8, 1 = the row stands for a subflow run (only when the
                         frame has a ``kind`` column)
+    edge_count int      number of dependency edges (the edge keys are present only when
+                        ``edges`` is given)
+    edge_from  bytes    uint8/16/32 LE (narrowest), the upstream row of each edge
+    edge_to    bytes    same width, the downstream row of each edge
+    edge_flags bytes    uint8 bits: 1 = inferred from the call order (never recorded by
+                        Prefect; drawn dashed), 2 = on the critical path
+    edge_mode  str      set by the widget, not here: "auto", "all", "selection" or "off"
+    tag_keys   list[str] the distinct task-run tags (present only when some run has tags:
+                        ``encode_tags``, which the widget adds to the whole timeline)
+    tag_offsets bytes   uint8/16/32 LE (narrowest), n + 1 CSR offsets: row i's tags are
+                        ``tag_ids[tag_offsets[i]:tag_offsets[i + 1]]``
+    tag_ids    bytes    uint8/16/32 LE (narrowest), indices into ``tag_keys``
 
 Integer columns are narrowed to the smallest little-endian width (1, 2 or 4
 bytes) that holds their values unless ``narrow=False``; the browser infers the
@@ -25,6 +37,10 @@ width from ``byteLength / n``. Buffers are ``memoryview`` objects so that the
 widget machinery sends them as binary (out-of-band) buffers.
 
 Pure numpy/pandas: no Prefect or widget imports.
+
+Long module: the whole wire contract with ``js/src/decode.ts`` and ``patch.ts`` (columns,
+dependency edges, live patches, and the decoders the tests check them with) stays in one
+place, so that each key is defined once.
 """
 
 from __future__ import annotations
@@ -43,7 +59,14 @@ __all__ = [
     "decode_timeline",
     "decode_patch",
     "timeline_nbytes",
+    "EDGE_INFERRED",
+    "EDGE_CRITICAL",
+    "encode_tags",
+    "decode_tags",
 ]
+
+#: `edge_flags` bits: the edge is inferred from the call order / lies on the critical path
+EDGE_INFERRED, EDGE_CRITICAL = 1, 2
 
 #: Fixed wire order of state types: ``timeline.state`` holds indices into it.
 STATE_TYPES: tuple[str, ...] = (
@@ -237,6 +260,28 @@ def _highlight_mask(frame: pd.DataFrame, highlight: Any) -> np.ndarray | None:
     return mask
 
 
+def _edge_arrays(edges: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(from rows, to rows, flags)`` -> int64, int64, uint8 arrays of one length."""
+    up, down, flags = (np.asarray(a).ravel() for a in edges)
+    up, down = up.astype(np.int64), down.astype(np.int64)
+    flags = flags.astype(np.uint8) if flags.size else np.zeros(up.size, dtype=np.uint8)
+    if not up.size == down.size == flags.size:
+        raise ValueError(f"edges: {up.size} upstream rows, {down.size} downstream rows and "
+                         f"{flags.size} flags; all three must have one entry per edge")
+    if up.size and (min(up.min(), down.min()) < 0):
+        raise IndexError("edge rows must be >= 0")
+    return up, down, flags
+
+
+def _edge_buffers(edges: Any, narrow: bool) -> tuple[int, list[memoryview]]:
+    """Edge count and ``[edge_from, edge_to, edge_flags]`` buffers (one unsigned width for
+    both row columns: the narrowest that holds the largest row unless ``narrow=False``)."""
+    up, down, flags = _edge_arrays(edges)
+    rows = np.concatenate([up, down])
+    width = _narrowest(rows, False, 4, narrow)
+    return int(up.size), [_buffer(up, width), _buffer(down, width), _buffer(flags, "u1")]
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -246,6 +291,7 @@ def encode_timeline(
     *,
     t0: float | None = None,
     narrow: bool = True,
+    edges: Any = None,
 ) -> dict[str, Any]:
     """Encode task runs (one row each, in frame order) as the ``timeline`` trait value.
 
@@ -259,6 +305,8 @@ def encode_timeline(
     ``t0``: epoch ms origin (default: floor of the earliest start/end).
     ``narrow``: store integer columns in the smallest width that fits
     (default) instead of the nominal int32/uint16.
+    ``edges``: ``(from_rows, to_rows, flags)`` of the dependency edges (row positions;
+    flags: ``EDGE_INFERRED`` | ``EDGE_CRITICAL`` bits), written as ``edge_*`` keys.
 
     Row ``i`` of the result is ``frame.iloc[i]`` (``selected_index`` refers to it).
     """
@@ -266,7 +314,11 @@ def encode_timeline(
     t0, start, end, state, key, keys, map_index, run_count = _columns(frame, t0, None)
     mask = _highlight_mask(frame, highlight)
     kind = _kind_codes(frame)
-    extra = {} if kind is None else {"kind": _buffer(kind, "u1")}
+    extra: dict[str, Any] = {} if kind is None else {"kind": _buffer(kind, "u1")}
+    if edges is not None:
+        count, (edge_from, edge_to, edge_flags) = _edge_buffers(edges, narrow)
+        extra.update(edge_count=count, edge_from=edge_from, edge_to=edge_to,
+                     edge_flags=edge_flags)
     return {
         "n": int(n),
         "t0": t0,
@@ -289,6 +341,8 @@ def encode_patch(
     t0: float | None = None,
     keys: Sequence[str] | None = None,
     narrow: bool = True,
+    edges: Any = None,
+    replace_edges: bool = False,
 ) -> tuple[dict[str, Any], list[memoryview]]:
     """Encode changed/new rows as a ``{"type": "patch"}`` custom message.
 
@@ -311,6 +365,12 @@ def encode_patch(
     ``[index int32, start float32, end float32, state uint8, key, map_index,
     run_count]``, plus ``kind`` uint8 (1 = subflow run) when the rows have a
     ``kind`` column.
+
+    ``edges`` (as in ``encode_timeline``): dependency edges that came with these rows;
+    the message then says ``"edges": {"mode": "add" | "replace", "count": m}`` and the
+    last three buffers are ``edge_from``, ``edge_to``, ``edge_flags``. "add" appends them
+    to the browser's edges; ``replace_edges=True`` ("replace") makes them all its edges
+    (send every edge then: for a flag or an inferred edge that changed).
     """
     rows = frame_rows_with_index
     if "index" in rows.columns:
@@ -336,6 +396,10 @@ def encode_patch(
     kind = _kind_codes(rows)
     if kind is not None:
         buffers.append(_buffer(kind, "u1"))
+    if edges is not None:
+        count, edge_buffers = _edge_buffers(edges, narrow)
+        msg["edges"] = {"mode": "replace" if replace_edges else "add", "count": count}
+        buffers += edge_buffers
     return msg, buffers
 
 
@@ -349,10 +413,20 @@ def _decode_int(buf: Any, n: int, signed: bool) -> np.ndarray:
     return np.frombuffer(b, dtype=f"<{'i' if signed else 'u'}{width}").astype(np.int64)
 
 
+def _decode_edges(count: int, buffers: Sequence[Any]) -> dict[str, np.ndarray]:
+    return {"edge_from": _decode_int(buffers[0], count, False),
+            "edge_to": _decode_int(buffers[1], count, False),
+            "edge_flags": _decode_int(buffers[2], count, False).astype(np.uint8)}
+
+
 def decode_timeline(timeline: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of :func:`encode_timeline` (numpy arrays; for tests and debugging)."""
+    """Inverse of :func:`encode_timeline` (numpy arrays; for tests and debugging; no
+    edges: empty ``edge_*`` arrays)."""
     n = int(timeline["n"])
     hl = timeline.get("highlight")
+    count = int(timeline.get("edge_count") or 0)
+    edges = _decode_edges(count, [timeline.get(k) for k in ("edge_from", "edge_to",
+                                                             "edge_flags")])
     return {
         "n": n,
         "t0": float(timeline["t0"]),
@@ -366,6 +440,7 @@ def decode_timeline(timeline: dict[str, Any]) -> dict[str, Any]:
         "highlight": None if hl is None else np.frombuffer(bytes(hl), dtype="u1"),
         "kind": (np.frombuffer(bytes(timeline["kind"]), dtype="u1")
                  if timeline.get("kind") is not None else np.zeros(n, dtype="u1")),
+        "edge_count": count, **edges,
     }
 
 
@@ -373,6 +448,15 @@ def decode_patch(msg: dict[str, Any], buffers: Sequence[Any]) -> dict[str, Any]:
     """Inverse of :func:`encode_patch` (numpy arrays; for tests and debugging)."""
     index = np.frombuffer(bytes(buffers[0]), dtype="<i4").astype(np.int64)
     m = index.size
+    edges = msg.get("edges")
+    if edges:
+        count = int(edges["count"])
+        edge_part = {"edges_mode": str(edges["mode"]), "edge_count": count,
+                     **_decode_edges(count, buffers[-3:])}
+        buffers = buffers[:-3]
+    else:
+        edge_part = {"edges_mode": None, **_decode_edges(0, [None, None, None])}
+        edge_part["edge_count"] = 0
     return {
         "n": int(msg["n"]),
         "t0": float(msg["t0"]),
@@ -386,12 +470,43 @@ def decode_patch(msg: dict[str, Any], buffers: Sequence[Any]) -> dict[str, Any]:
         "run_count": _decode_int(buffers[6], m, False),
         "kind": (np.frombuffer(bytes(buffers[7]), dtype="u1") if len(buffers) > 7
                  else np.zeros(m, dtype="u1")),
+        **edge_part,
     }
 
 
 def timeline_nbytes(timeline: dict[str, Any], *, include_highlight: bool = False) -> int:
-    """Raw bytes of the binary columns of an encoded timeline."""
-    names: Iterable[str] = ("start", "end", "state", "key", "map_index", "run_count")
+    """Raw bytes of the binary columns of an encoded timeline (dependency edges included)."""
+    names: Iterable[str] = ("start", "end", "state", "key", "map_index", "run_count",
+                            "edge_from", "edge_to", "edge_flags")
     if include_highlight:
         names = (*names, "highlight")
     return sum(memoryview(timeline[k]).nbytes for k in names if timeline.get(k) is not None)
+
+
+def encode_tags(tags: Sequence[Iterable[str] | None]) -> dict[str, Any]:
+    """Each row's tags as a dictionary-coded CSR column (``tag_keys``, ``tag_offsets``,
+    ``tag_ids``; the module docstring); {} when no row has a tag."""
+    keys: dict[str, int] = {}
+    offsets = np.zeros(len(tags) + 1, dtype=np.int64)
+    ids: list[int] = []
+    for i, row in enumerate(tags):
+        for tag in dict.fromkeys(str(t) for t in row or ()):
+            ids.append(keys.setdefault(tag, len(keys)))
+        offsets[i + 1] = len(ids)
+    if not ids:
+        return {}
+    id_array = np.array(ids, dtype=np.int64)
+    return {"tag_keys": list(keys),
+            "tag_offsets": _buffer(offsets, _narrowest(offsets, False, 4, True)),
+            "tag_ids": _buffer(id_array, _narrowest(id_array, False, 4, True))}
+
+
+def decode_tags(encoded: dict[str, Any]) -> list[list[str]]:
+    """Each row's tags from a timeline dict of ``n`` rows (``encode_tags``'s keys)."""
+    n = int(encoded.get("n", 0))
+    if "tag_keys" not in encoded:
+        return [[] for _ in range(n)]
+    keys = list(encoded["tag_keys"])
+    offsets = _decode_int(encoded["tag_offsets"], n + 1, False)
+    ids = _decode_int(encoded["tag_ids"], int(offsets[-1]), False)
+    return [[keys[j] for j in ids[offsets[i]:offsets[i + 1]]] for i in range(n)]

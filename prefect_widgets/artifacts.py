@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from . import _ops
 from ._parse import check_uuid, parse_datetime
 from .client import Client
+from .dtypes import TEXT
 from .errors import BadResponse
 from .formatting import shorten, visible
 from .record_list import RecordList
@@ -55,6 +56,10 @@ class Artifact(Displayed):
     task_run_id: str | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def _text(self) -> str:
+        """`data` as text ("" when there is none), for the kinds whose data is one string."""
+        return str(self.data or "")
+
     def _summary(self) -> str:
         return json.dumps(self.data, default=str) if not isinstance(self.data, str) \
             else self.data
@@ -73,7 +78,7 @@ class MarkdownArtifact(Artifact):
 
     @property
     def markdown(self) -> str:
-        return str(self.data or "")
+        return self._text()
 
 
 @dataclass(frozen=True, repr=False)
@@ -149,7 +154,7 @@ class ImageArtifact(Artifact):
 
     @property
     def url(self) -> str:
-        return str(self.data or "")
+        return self._text()
 
 
 def artifact_from_json(row: dict[str, Any]) -> Artifact:
@@ -191,7 +196,7 @@ class ArtifactList(RecordList[Artifact]):
               "created": a.created, "flow_run_id": a.flow_run_id, "task_run_id": a.task_run_id,
               "data": a.data} for a in self._items], columns=list(ARTIFACT_COLUMNS))
         frame["created"] = pd.to_datetime(frame["created"], utc=True)
-        frame.index = pd.Index([a.artifact_id for a in self._items], dtype="str",
+        frame.index = pd.Index([a.artifact_id for a in self._items], dtype=TEXT,
                                name="artifact_id")
         return frame
 
@@ -204,9 +209,9 @@ def read_artifacts(client: Client, *, flow_run_id: str | None = None,
         artifacts["flow_run_id"] = {"any_": [check_uuid(flow_run_id, "flow_run_id")]}
     if task_run_id is not None:
         artifacts["task_run_id"] = {"any_": [check_uuid(task_run_id, "task_run_id")]}
-    rows = client.run(_ops.filter_all("/artifacts/filter",
-                                      {"artifacts": artifacts, "sort": "ID_DESC"},
-                                      count_path="/artifacts/count"))
-    found = [artifact_from_json(r) for r in rows]
+    listing = client.run(_ops.export("/artifacts/filter",
+                                     {"artifacts": artifacts, "sort": "ID_DESC"},
+                                     count_path="/artifacts/count"))
+    found = [artifact_from_json(r) for r in listing.rows]
     return ArtifactList(sorted(found, key=lambda a: (a.created is None, a.created,
                                                      a.artifact_id)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import datetime
 import email.utils
@@ -23,7 +24,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
@@ -556,6 +557,78 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+#: httpcore's errors and the httpx errors the client handles, most specific first (as
+#: `httpx.HTTPTransport` maps them)
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError), (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError), (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        mapped = next((to for core, to in _HTTPX_ERRORS if isinstance(exc, core)), None)
+        if mapped is None:
+            raise
+        raise mapped(str(exc)) from exc
+
+
+class _DeadlineBody(httpx.SyncByteStream):
+    """An answer's body from httpcore, its errors as httpx's."""
+
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class _DeadlineTransport(httpx.BaseTransport):
+    """`httpx.HTTPTransport` with its defaults (verified TLS, HTTP/1.1, 100 connections, 20
+    kept alive for 5 s) over a connection pool whose sockets are `_DeadlineBackend`'s: no
+    connect, read or write waits past the running call's deadline."""
+
+    def __init__(self) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), max_connections=100,
+            max_keepalive_connections=20, keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(httpcore.SyncBackend()))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
+                             target=url.raw_path),
+            headers=request.headers.raw, content=request.stream, extensions=request.extensions)
+        with _as_httpx_errors():
+            answer = self._pool.handle_request(core)
+        assert isinstance(answer.stream, Iterable)
+        return httpx.Response(status_code=answer.status, headers=answer.headers,
+                              stream=_DeadlineBody(answer.stream),
+                              extensions=answer.extensions)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
 @dataclass
 class _Progress:
     """How far one attempt got, to say what was slow."""
@@ -599,12 +672,7 @@ class Client(_Base):
     _httpx = httpx.Client
 
     def _deadline_transport(self) -> httpx.BaseTransport:
-        transport = httpx.HTTPTransport()
-        # httpx has no public hook into the socket layer: wrap its pool's network backend so
-        # that no connect, read or write waits past the running call's deadline
-        pool: Any = transport._pool
-        pool._network_backend = _DeadlineBackend(pool._network_backend)
-        return transport
+        return _DeadlineTransport()
 
     def _final_check(self, request: httpx.Request) -> None:
         self._refuse_outside_allow_list(request)

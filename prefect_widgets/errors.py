@@ -15,11 +15,14 @@ __all__ = [
     "ServerError",
     "BadResponse",
     "IncompleteData",
+    "AmbiguousRun",
     "AmbiguousTaskRun",
     "ResultNotAvailable",
     "WatchTimeout",
     "DependencyCycle",
     "DisplayLate",
+    "StreamUnavailable",
+    "UnsupportedByServer",
 ]
 
 
@@ -92,12 +95,17 @@ class IncompleteData(BadResponse):
     """Paging ended with fewer rows than the server counted: no partial result is returned."""
 
 
-class AmbiguousTaskRun(PrefectWidgetsError, LookupError):
-    """A task slug matched several task runs; the message lists them."""
+class AmbiguousRun(PrefectWidgetsError, LookupError):
+    """A name, id prefix or slug matched several runs; the message lists them and says how
+    to pick one, `candidates` holds them (the CLI exits with code 2)."""
 
     def __init__(self, message: str, candidates: list[str]) -> None:
         super().__init__(message)
         self.candidates = candidates
+
+
+class AmbiguousTaskRun(AmbiguousRun):
+    """A task slug matched several task runs of a flow run."""
 
 
 class ResultNotAvailable(PrefectWidgetsError):
@@ -121,3 +129,21 @@ class DependencyCycle(BadResponse):
 
 class DisplayLate(PrefectWidgetsError, TimeoutError):
     """A display's load did not finish within its deadline; the message says so."""
+
+
+class StreamUnavailable(ServerUnreachable):
+    """The server's event or log stream (a websocket) cannot be opened or ended abnormally:
+    a proxy that blocks websockets, an older server, or a dropped connection. The REST API
+    may still work: poll instead."""
+
+
+class UnsupportedByServer(InvalidRequest):
+    """The server's Prefect version is too old for what was asked; `feature`,
+    `minimum_version` and `server_version` say which and what would work."""
+
+    def __init__(self, feature: str, minimum_version: str, server_version: str) -> None:
+        super().__init__(f"{feature} needs a Prefect server {minimum_version} or newer; this "
+                         f"server is {server_version}. Upgrade the server, or leave it out.")
+        self.feature = feature
+        self.minimum_version = minimum_version
+        self.server_version = server_version

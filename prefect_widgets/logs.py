@@ -148,8 +148,8 @@ def read_logs(client: Client, *, flow_run_id: str | None = None, task_run_id: st
         raise InvalidRequest("Pass start_time= (exclusive) or since= (inclusive), not both.")
     body = {**log_filter(flow_run_id, task_run_id, level, since or start_time, end_time),
             "sort": "TIMESTAMP_ASC"}
-    rows = client.run(_ops.filter_all("/logs/filter", body, limit=limit))
-    entries = [LogEntry.from_json(r) for r in rows]
+    listing = client.run(_ops.export("/logs/filter", body, limit=limit))
+    entries = [LogEntry.from_json(r) for r in listing.rows]
     if start_time is not None:
         entries = [e for e in entries if e.timestamp > start_time]
     return LogList(entries)
@@ -170,43 +170,13 @@ def _seconds(value: Any, name: str, *, infinite: bool = False) -> float:
     return seconds
 
 
-class _LogCursor:
-    """Where a follower stands in a run's log: the newest timestamp read, and the ids of
-    the lines read at exactly that timestamp (the server's bound is inclusive)."""
+def _new_logs(client: Client, flow_run_id: str, tail: _ops.Tail) -> list[LogEntry]:
+    """The run's log lines after the last one `tail` read, oldest first (`_ops.rows_after`)."""
+    def body(since: datetime | None) -> dict[str, Any]:
+        return {**log_filter(flow_run_id, since=since), "sort": "TIMESTAMP_ASC"}
 
-    def __init__(self, flow_run_id: str) -> None:
-        self.flow_run_id = flow_run_id
-        self.since: datetime | None = None
-        self.ids_at_since: set[str | None] = set()
-
-    def _is_new(self, entry: LogEntry) -> bool:
-        return self.since is None or entry.timestamp > self.since or (
-            entry.timestamp == self.since and entry.id not in self.ids_at_since)
-
-    def _advance(self, entry: LogEntry) -> None:
-        if self.since is None or entry.timestamp > self.since:
-            self.since, self.ids_at_since = entry.timestamp, {entry.id}
-        else:
-            self.ids_at_since.add(entry.id)
-
-    def read_new(self, client: Client) -> list[LogEntry]:
-        """The lines after the last one read, oldest first: about one request per 200 new
-        lines. A full page with nothing new (over 200 lines in one timestamp) reads on by
-        offset from the same bound."""
-        fresh: list[LogEntry] = []
-        offset = 0
-        while True:
-            body = {**log_filter(self.flow_run_id, since=self.since), "sort": "TIMESTAMP_ASC",
-                    "limit": _ops.PAGE_SIZE, "offset": offset}
-            page = [LogEntry.from_json(r)
-                    for r in client.run(_ops.filter_page("/logs/filter", body))]
-            new = [e for e in page if self._is_new(e)]
-            for entry in new:
-                self._advance(entry)
-            fresh += new
-            if len(page) < _ops.PAGE_SIZE:
-                return fresh
-            offset = 0 if new else offset + len(page)
+    return [LogEntry.from_json(row)
+            for row in client.run(_ops.rows_after("/logs/filter", body, tail))]
 
 
 def _state_entries(client: Client, flow_run_id: str, seen: set[str]) -> list[LogEntry]:
@@ -252,11 +222,12 @@ def _watch(client: Client, flow_run_id: str, stream_states: bool, stream_logs: b
 
     poll = Poll(interval, maximum=longest, factor=1.5,
                 timeout=None if math.isinf(limit) else limit)
-    cursor, seen_states = _LogCursor(flow_run_id), set[str]()
+    tail, seen_states = _ops.Tail(), set[str]()
     names: dict[str, tuple[str, str]] = {}
 
     def new_logs() -> list[LogEntry]:
-        return with_task_names(cursor.read_new(client), names, client) if stream_logs else []
+        return with_task_names(_new_logs(client, flow_run_id, tail), names, client) \
+            if stream_logs else []
 
     while True:
         run = client.run(_ops.get(f"/flow_runs/{flow_run_id}",

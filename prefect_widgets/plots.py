@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .analytics import FAILED_TYPES, concurrency, runs_summary
+from .dtypes import TEXT
 from .errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def plot_run_durations(flow_runs: FlowRunList | Sequence[FlowRunView], *, window
     seconds = data["duration"].dt.total_seconds()
     rolling = seconds.rolling(window, min_periods=1)
     p50, p90 = rolling.quantile(0.5), rolling.quantile(0.9)
-    failed = data["state_type"].astype("str").isin(FAILED_TYPES)
+    failed = data["state_type"].astype(TEXT).isin(FAILED_TYPES)
     text = [f"{escape(str(n))}<br>{escape(str(s))}"
             for n, s in zip(data["name"], data["state_name"], strict=True)]
     text = pd.Series(text, index=data.index, dtype="object")

@@ -16,6 +16,7 @@ from ._parse import check_uuid
 from .client import Client, get_client
 from .errors import InvalidRequest
 from .run_lists import FlowRunList, TaskRunList
+from .server_info import require
 from .states import STATE_TYPES
 from .views import FlowRunView, TaskRunView, task_runs_in_order
 
@@ -169,6 +170,12 @@ def _body(filters: dict[str, Any], *, task: bool) -> dict[str, Any]:
     return body
 
 
+def _check_server(client: Client, body: dict[str, Any]) -> None:
+    """`UnsupportedByServer` for what an older server would refuse with a bare 422."""
+    if "expected_start_time" in (body.get("task_runs") or {}):
+        require(client, "task-run expected_start_time filter")
+
+
 def _paging(filters: dict[str, Any], sorts: tuple[str, ...], default_sort: str,
             default_limit: int | None) -> tuple[str, int | None, int]:
     sort = str(filters.get("sort") or (filters.get("filter") or {}).get("sort") or default_sort)
@@ -210,6 +217,7 @@ def query_task_runs(client: Client | None, **filters: Any) -> TaskRunList:
     body = _body(filters, task=True)
     sort, limit, offset = _paging(filters, TASK_RUN_SORTS, "EXPECTED_START_TIME_ASC", 200)
     client = get_client(client)
+    _check_server(client, body)
     keys = filters.get("task_key")
     if keys is None:
         listing = client.run(_ops.export("/task_runs/filter", {**body, "sort": sort},
@@ -218,9 +226,9 @@ def query_task_runs(client: Client | None, **filters: Any) -> TaskRunList:
         return TaskRunList((TaskRunView.from_json(row, client) for row in listing.rows),
                            listing.total)
     wanted = set(_strings(keys, "task_key"))
-    rows = client.run(_ops.filter_all("/task_runs/filter", {**body, "sort": sort},
-                                      count_path="/task_runs/count"))
-    rows = [r for r in rows if r.get("task_key") in wanted]
+    everything = client.run(_ops.export("/task_runs/filter", {**body, "sort": sort},
+                                        count_path="/task_runs/count"))
+    rows = [r for r in everything.rows if r.get("task_key") in wanted]
     total = len(rows)
     rows = rows[offset:] if limit is None else rows[offset:offset + limit]
     by_id = {v.task_run_id: v for v in task_runs_in_order(rows, client)}
@@ -238,7 +246,9 @@ def count_task_runs(client: Client | None, **filters: Any) -> int:
     allowed = tuple(k for k in TASK_RUN_FILTERS if k not in ("sort", "limit", "offset", "task_key"))
     _check_keywords(filters, allowed, "TaskRunView.count()")
     body = _body(filters, task=True)
-    return get_client(client).run(_ops.count("/task_runs/count", body))
+    client = get_client(client)
+    _check_server(client, body)
+    return client.run(_ops.count("/task_runs/count", body))
 
 
 def _by_state(counter: Any, client: Client | None, filters: dict[str, Any]) -> dict[str, int]:

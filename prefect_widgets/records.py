@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ._parse import parse_datetime, parse_seconds
+from .dtypes import TEXT
 from .errors import BadResponse
 from .states import STATE_TYPES, State
 
@@ -94,36 +95,36 @@ SPAN = "timedelta64[ns]"
 
 #: the frames lead with name, state, start and duration (then the rest)
 TASK_RUN_COLUMNS: dict[str, Any] = {
-    "name": "str", "state_type": STATE_DTYPE, "start_time": TIME, "duration": SPAN,
-    "task_name": "str", "task_key": "str", "dynamic_key": "str",
-    "map_index": "Int64", "flow_run_id": "str", "child_flow_run_id": "str",
-    "state_name": "category", "state_message": "str",
+    "name": TEXT, "state_type": STATE_DTYPE, "start_time": TIME, "duration": SPAN,
+    "task_name": TEXT, "task_key": TEXT, "dynamic_key": TEXT,
+    "map_index": "Int64", "flow_run_id": TEXT, "child_flow_run_id": TEXT,
+    "state_name": "category", "state_message": TEXT,
     "expected_start_time": TIME, "end_time": TIME, "created": TIME,
     "updated": TIME, "total_run_time": SPAN, "estimated_run_time": SPAN,
     "run_count": "int64", "retries": "int64", "retry_delay": "float64", "tags": "object",
-    "cache_key": "str", "upstream_task_run_ids": "object", "kind": KIND_DTYPE,
+    "cache_key": TEXT, "upstream_task_run_ids": "object", "kind": KIND_DTYPE,
     "map_index_uncertain": "bool", "max_retries": "Int64", "mapped": "bool",
 }
 TIMELINE_COLUMNS: dict[str, Any] = {
-    "name": "str", "task_name": "str", "kind": KIND_DTYPE, "map_index": "Int64",
+    "name": TEXT, "task_name": TEXT, "kind": KIND_DTYPE, "map_index": "Int64",
     "state_type": STATE_DTYPE, "start_time": TIME, "end_time": TIME, "duration": SPAN,
     "upstream_task_run_ids": "object", "downstream_task_run_ids": "object",
     "map_index_uncertain": "bool", "run_count": "int64", "retries": "int64",
-    "state_name": "category", "state_message": "str", "expected_start_time": TIME,
-    "child_flow_run_id": "str", "mapped": "bool",
+    "state_name": "category", "state_message": TEXT, "expected_start_time": TIME,
+    "child_flow_run_id": TEXT, "mapped": "bool",
 }
 FLOW_RUN_COLUMNS: dict[str, Any] = {
-    "name": "str", "state_type": STATE_DTYPE, "start_time": TIME, "duration": SPAN,
-    "flow_id": "str", "deployment_id": "str", "state_name": "category", "state_message": "str",
+    "name": TEXT, "state_type": STATE_DTYPE, "start_time": TIME, "duration": SPAN,
+    "flow_id": TEXT, "deployment_id": TEXT, "state_name": "category", "state_message": TEXT,
     "expected_start_time": TIME, "end_time": TIME, "created": TIME,
     "updated": TIME, "total_run_time": SPAN, "run_count": "int64",
-    "tags": "object", "parameters": "object", "parent_task_run_id": "str",
-    "work_pool_name": "str", "work_queue_name": "str",
+    "tags": "object", "parameters": "object", "parent_task_run_id": TEXT,
+    "work_pool_name": TEXT, "work_queue_name": TEXT,
 }
 LOG_COLUMNS: dict[str, Any] = {
-    "timestamp": TIME, "level": "int64", "level_name": "category", "message": "str",
-    "logger": "str", "flow_run_id": "str", "task_run_id": "str", "task_run_name": "str",
-    "task_name": "str",
+    "timestamp": TIME, "level": "int64", "level_name": "category", "message": TEXT,
+    "logger": TEXT, "flow_run_id": TEXT, "task_run_id": TEXT, "task_run_name": TEXT,
+    "task_name": TEXT,
 }
 
 
@@ -360,7 +361,10 @@ def _times(values: list[Any]) -> pd.Series:
 
 
 def _seconds(values: list[Any]) -> pd.Series:
-    return pd.to_timedelta(pd.Series(values, dtype="float64"), unit="s").astype(SPAN)
+    """Float seconds as spans, rounded to the microsecond the server measures (a plain
+    float-to-nanosecond cast floors 0.002054 s to 2,053,999 ns)."""
+    micros = pd.Series(values, dtype="float64").mul(1e6).round()
+    return pd.to_timedelta(micros, unit="us").astype(SPAN)
 
 
 def _first_delay(policy: dict[str, Any]) -> float:
@@ -372,7 +376,7 @@ def _first_delay(policy: dict[str, Any]) -> float:
 
 def empty_frame(columns: Mapping[str, Any], index_name: str) -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
-    frame.index = pd.Index([], dtype="str", name=index_name)
+    frame.index = pd.Index([], dtype=TEXT, name=index_name)
     return frame
 
 
@@ -446,7 +450,7 @@ def task_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "max_retries": pd.array([max_retries_of(p) for p in policies], dtype="Int64"),
         "mapped": mapped,
     })
-    frame.index = pd.Index(col["id"], dtype="str", name="task_run_id")
+    frame.index = pd.Index(col["id"], dtype=TEXT, name="task_run_id")
     return frame[list(TASK_RUN_COLUMNS)].astype(
         {**TASK_RUN_COLUMNS, "state_type": state_type.dtype})
 
@@ -486,7 +490,7 @@ def flow_runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "parent_task_run_id": get("parent_task_run_id"), "work_pool_name": get("work_pool_name"),
         "work_queue_name": get("work_queue_name"),
     })
-    frame.index = pd.Index(get("id"), dtype="str", name="flow_run_id")
+    frame.index = pd.Index(get("id"), dtype=TEXT, name="flow_run_id")
     return frame[list(FLOW_RUN_COLUMNS)].astype(
         {**FLOW_RUN_COLUMNS, "state_type": state_type.dtype})
 
@@ -505,7 +509,7 @@ def logs_frame(entries: Sequence[LogEntry]) -> pd.DataFrame:
         "task_run_name": [e.task_run_name for e in entries],
         "task_name": [e.task_name for e in entries],
     })
-    frame.index = pd.Index([e.id for e in entries], dtype="str", name="log_id")
+    frame.index = pd.Index([e.id for e in entries], dtype=TEXT, name="log_id")
     return frame.astype(LOG_COLUMNS)
 
 
@@ -524,7 +528,7 @@ def graph_nodes(graph: Mapping[str, Any]) -> pd.DataFrame:
         "start_time": _times([n.get("start_time") for n in nodes]),
         "end_time": _times([n.get("end_time") for n in nodes]),
     })
-    frame.index = pd.Index(ids, dtype="str", name="id")
+    frame.index = pd.Index(ids, dtype=TEXT, name="id")
     return frame
 
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from . import _ops
+from .artifacts import ArtifactList, artifact_from_json, read_artifacts
 from .client import Client, Operation, api_path, get_client
 from .errors import InvalidRequest, NotFound
 from .logs import LogEntry, log_filter
@@ -127,9 +128,9 @@ class RunData:
         def load() -> list[dict[str, Any]]:
             body = {"flow_runs": {"id": {"any_": [self.flow_run_id]}}, "sort": "ID_DESC"}
             with PageProgress(enabled=progress, unit="task runs") as bar:
-                return self.client.run(_ops.filter_all(
+                return self.client.run(_ops.export(
                     "/task_runs/filter", body, count_path="/task_runs/count",
-                    on_page=bar.update))
+                    on_page=bar.update)).rows
         return self.once("task_rows", load)
 
     def tasks(self, progress: bool | None = None) -> pd.DataFrame:
@@ -178,6 +179,39 @@ class RunData:
             return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
         return self.once(f"log_tail:{limit}", load)
 
+    def task_logs(self, task_run_id: str, limit: int) -> tuple[list[LogEntry], bool]:
+        """A task run's newest `limit` (≤ 200) log lines, every level, oldest first, and
+        whether older ones exist: one request, read once per snapshot."""
+        def load() -> tuple[list[LogEntry], bool]:
+            body = {**log_filter(task_run_id=task_run_id), "sort": "TIMESTAMP_DESC",
+                    "limit": limit + 1, "offset": 0}
+            rows = self.client.run(_ops.filter_page("/logs/filter", body))
+            return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
+        return self.once(f"task_logs:{task_run_id}:{limit}", load)
+
+    # ---- artifacts
+
+    def artifacts(self) -> ArtifactList:
+        """The artifacts of the flow run (its tasks' included), oldest first."""
+        return self.once("artifacts", lambda: read_artifacts(
+            self.client, flow_run_id=self.flow_run_id))
+
+    def task_artifacts(self, task_run_id: str) -> ArtifactList:
+        """A task run's artifacts: taken from the flow run's when those were read, else
+        read for this task run alone, once: one page (a full one reads them all, counted)."""
+        if self.holds("artifacts"):
+            return ArtifactList([a for a in self.artifacts() if a.task_run_id == task_run_id])
+
+        def load() -> ArtifactList:
+            body = {"artifacts": {"task_run_id": {"any_": [task_run_id]}}, "sort": "ID_DESC"}
+            rows = self.client.run(_ops.filter_page("/artifacts/filter", {
+                **body, "limit": _ops.PAGE_SIZE, "offset": 0}))
+            if len(rows) >= _ops.PAGE_SIZE:
+                return read_artifacts(self.client, task_run_id=task_run_id)
+            return ArtifactList(sorted((artifact_from_json(r) for r in rows), key=lambda a: (
+                a.created is None, a.created, a.artifact_id)))
+        return self.once(f"artifacts:{task_run_id}", load)
+
 
 # ---- targeted reads (the live widget's polling)
 
@@ -210,9 +244,9 @@ def graph_nodes_since(client: Client, flow_run_id: str, since: datetime | None =
     except (NotFound, InvalidRequest):
         client.run(_ops.get(api_path("flow_runs", flow_run_id),
                             f"No flow run with id {flow_run_id} on this server."))
-    return _nodes_from_records(client.run(_ops.filter_all(
+    return _nodes_from_records(client.run(_ops.export(
         "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}, "sort": "ID_DESC"},
-        count_path="/task_runs/count")), since)
+        count_path="/task_runs/count")).rows, since)
 
 
 def _nodes_from_records(rows: list[dict[str, Any]], since: datetime | None) -> pd.DataFrame:
@@ -230,7 +264,7 @@ def subflow_task_rows(client: Client, flow_run_id: str) -> list[dict[str, Any]]:
     """The records of a flow run's task runs that stand for subflow runs (paged)."""
     body = {"flow_runs": {"id": {"any_": [flow_run_id]}},
             "task_runs": {"subflow_runs": {"exists_": True}}}
-    return client.run(_ops.filter_all("/task_runs/filter", body))
+    return client.run(_ops.export("/task_runs/filter", body)).rows
 
 
 def task_rows_except_finished(flow_run_id: str, known: dict[str, dict[str, Any]]
@@ -246,15 +280,15 @@ def task_rows_except_finished(flow_run_id: str, known: dict[str, dict[str, Any]]
     state) falls back to reading every record.
     """
     runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
-    everything = _ops.filter_all("/task_runs/filter", {**runs, "sort": "ID_DESC"},
-                                 count_path="/task_runs/count")
+    everything = _ops.export("/task_runs/filter", {**runs, "sort": "ID_DESC"},
+                             count_path="/task_runs/count")
     if not known:
-        return (yield from everything)
+        return (yield from everything).rows
     total = yield from _ops.count("/task_runs/count", runs)
     unfinished = sorted(set(STATE_TYPES) - FINISHED_TYPES)
-    rows = yield from _ops.filter_all("/task_runs/filter", {
+    unfinished_runs = yield from _ops.export("/task_runs/filter", {
         **runs, "task_runs": {"state": {"type": {"any_": unfinished}}}, "sort": "ID_DESC"})
-    fresh = {r["id"]: r for r in rows}  # a known run read as unfinished again wins
+    fresh = {r["id"]: r for r in unfinished_runs.rows}  # a known run read as unfinished again wins
     missing = total - len(known.keys() | fresh.keys())
     body = {**runs, "task_runs": {"state": {"type": {"any_": sorted(FINISHED_TYPES)}}},
             "sort": "END_TIME_DESC"}
@@ -271,5 +305,5 @@ def task_rows_except_finished(flow_run_id: str, known: dict[str, dict[str, Any]]
             break
     held = {**known, **fresh}
     if missing != 0 or len(held) != (yield from _ops.count("/task_runs/count", runs)):
-        return (yield from everything)
+        return (yield from everything).rows
     return list(held.values())

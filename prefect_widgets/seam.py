@@ -38,6 +38,7 @@ PROVIDERS: dict[str, str] = {
     "plot_run_durations": "prefect_widgets.plots:plot_run_durations",
     "flow_run_report": "prefect_widgets.report:flow_run_report",
     "FlowRunWidget": "prefect_widgets.widget:FlowRunWidget",
+    "write_trace": "prefect_widgets.trace:write_trace",
     # analyses (analytics)
     "attempts_frame": "prefect_widgets.analytics:attempts_frame",
     "critical_path": "prefect_widgets.analytics:critical_path",

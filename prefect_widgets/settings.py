@@ -137,7 +137,7 @@ def resolve_settings(
         api_key=values["PREFECT_API_KEY"],
         auth_string=values["PREFECT_API_AUTH_STRING"],
         profile=name,
-        ui_url=ui or ui_url_for(url),
+        ui_url=ui.rstrip("/") if ui else ui_url_for(url),  # links append "/runs/..."
     )
 
 

@@ -13,7 +13,8 @@ from .formatting import shorten, visible
 from .options import display
 from .seam import Displayed
 
-__all__ = ["State", "STATE_TYPES", "FINISHED_TYPES", "STATE_COLORS", "UNKNOWN_STATE_COLOR"]
+__all__ = ["State", "STATE_TYPES", "FINISHED_TYPES", "STATE_COLORS", "STATE_COLORS_DARK",
+           "UNKNOWN_STATE_COLOR", "STATE_GLYPHS", "UNKNOWN_STATE_GLYPH"]
 
 #: Every state type of the Prefect 3 server, in lifecycle order.
 STATE_TYPES: tuple[str, ...] = (
@@ -21,12 +22,30 @@ STATE_TYPES: tuple[str, ...] = (
     "COMPLETED", "FAILED", "CANCELLED", "CRASHED",
 )
 FINISHED_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
-#: Light-theme colour of each state type; repr.css, the Gantt and the widget use the same values.
+#: Light-theme colour of each state type: the one palette. repr.css, report.css, the Gantt
+#: and the widget (`js/src/states.ts`) hold the same values (tests/test_contrast.py checks
+#: them and their AA contrast: white badge text, dark on Scheduled's amber).
 STATE_COLORS: dict[str, str] = {
-    "COMPLETED": "#16a34a", "FAILED": "#dc2626", "CRASHED": "#b91c1c", "RUNNING": "#2563eb",
-    "SCHEDULED": "#d97706", "PENDING": "#b45309", "PAUSED": "#7c3aed",
+    "COMPLETED": "#15803d", "FAILED": "#dc2626", "CRASHED": "#991b1b", "RUNNING": "#2563eb",
+    "SCHEDULED": "#d97706", "PENDING": "#a16207", "PAUSED": "#7c3aed",
     "CANCELLING": "#6b7280", "CANCELLED": "#4b5563",
 }
+#: Dark-theme colours: the same hues lifted to read on dark backgrounds (dark badge text).
+STATE_COLORS_DARK: dict[str, str] = {
+    "COMPLETED": "#22c55e", "FAILED": "#f05252", "CRASHED": "#f87171", "RUNNING": "#4f8ff7",
+    "SCHEDULED": "#f59e0b", "PENDING": "#d97706", "PAUSED": "#a78bfa",
+    "CANCELLING": "#9ca3af", "CANCELLED": "#7d8696",
+}
+#: A glyph per state type beside its name in badges, so states that share a hue
+#: (Failed/Crashed, Scheduled/Pending, Cancelling/Cancelled) differ without colour;
+#: `js/src/states.ts` holds the same table.
+STATE_GLYPHS: dict[str, str] = {
+    "COMPLETED": "\u2713", "FAILED": "\u2715", "CRASHED": "\u21af", "RUNNING": "\u25b8",
+    "SCHEDULED": "\u25f7", "PENDING": "\u2026", "PAUSED": "\u2016",
+    "CANCELLING": "\u2296", "CANCELLED": "\u2298",
+}
+#: glyph of a state type Prefect 3.8 does not define
+UNKNOWN_STATE_GLYPH = "?"
 
 
 #: colour of a state type Prefect 3.8 does not define

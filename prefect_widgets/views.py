@@ -13,7 +13,7 @@ next to ours, so code written for `prefect.backend` runs unchanged.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -48,6 +48,9 @@ from .states import State
 from .tracebacks import Failure, failure_of
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
     import anywidget
     import pandas as pd
     import plotly.graph_objects as go
@@ -671,11 +674,35 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         cached_id = self._cache.slugs.get(slug_key)
         if cached_id in self._cache.task_runs:
             return self._cache.task_runs[cached_id]
-        match = match_slug(self.task_runs(), task_slug, map_index)
+        try:
+            match = match_slug(self.task_runs(), task_slug, map_index)
+        except NotFound as missing:
+            match = self._subflow_parent_named(task_slug, map_index, missing)
         assert isinstance(match, TaskRunView)
         self._remember([match])
         self._cache.slugs[slug_key] = match.task_run_id
         return match
+
+    def _subflow_parent_named(self, slug: str, map_index: int | None,
+                              missing: NotFound) -> TaskRunView:
+        """The subflow parent task run whose child flow is named `slug`, else `missing`.
+
+        Prefect 2 names a subflow's parent task run after the child flow *run*
+        ("raspberry-sheep"), so the child flow's name is read from the server."""
+        parents = {v.task_run_id: v for v in self.task_runs() if v.kind == "subflow-run"}
+        if not parents:
+            raise missing
+        client = get_client(self.client)
+        children = FlowRunView.query(parent_task_run_id=list(parents), limit=None,
+                                     client=client)
+        flows = {c.flow_id: FlowView.from_flow_id(c.flow_id, client=client).name
+                 for c in children}
+        renamed = [replace(parents[c.parent_task_run_id], name=flows[c.flow_id])
+                   for c in children if c.parent_task_run_id in parents]
+        try:
+            return parents[match_slug(renamed, slug, map_index).task_run_id]
+        except NotFound:
+            raise missing from None
 
     def _task_run_by_id(self, task_run_id: str) -> TaskRunView:
         task_run_id = check_uuid(task_run_id, "task_run_id")
@@ -751,13 +778,20 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         """A live anywidget timeline of this run (see `prefect_widgets.widget`)."""
         return provided("FlowRunWidget")(self, live=live, **kwargs)
 
+    def to_trace(self, path: str | os.PathLike[str], *, subflows: bool = True) -> Path:
+        """Write this run as a Chrome Trace Event / Perfetto JSON file that ui.perfetto.dev
+        and chrome://tracing open (see `prefect_widgets.trace`); returns the path."""
+        return provided("write_trace")(self, path, subflows=subflows)
+
     def attempts_dataframe(self) -> pd.DataFrame:
         """One row per task-run attempt, retries included (see `prefect_widgets.analytics`)."""
         return provided("attempts_frame")(self)
 
-    def critical_path(self) -> pd.DataFrame:
-        """The longest time-weighted dependency chain ending at the last finishing task."""
-        return provided("critical_path")(self)
+    def critical_path(self, *, inferred: bool = False) -> pd.DataFrame:
+        """The longest time-weighted dependency chain ending at the last finishing task;
+        `inferred=True` also follows the call order of tasks that passed no data (marked in
+        its `inferred` column, `analytics.dependencies`)."""
+        return provided("critical_path")(self, inferred=inferred)
 
     def task_stats(self) -> pd.DataFrame:
         """Per-task-key counts, states, retries and duration percentiles."""
@@ -794,8 +828,7 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
     @property
     def artifacts(self) -> ArtifactList:
         """The artifacts of this flow run (its tasks' included), oldest first (read once)."""
-        return self._cached("artifacts", lambda: read_artifacts(
-            get_client(self.client), flow_run_id=self.flow_run_id))
+        return self.data.artifacts()
 
     def _error_logs(self) -> LogList:
         """This run's ERROR and CRITICAL lines (where Prefect logs tracebacks), read once."""

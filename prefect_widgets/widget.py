@@ -9,9 +9,8 @@ patches. A view that renders (a second view, a page reload) asks for a resync: t
 `timeline` trait is then re-encoded if patches were sent since it was last set.
 
 Long module: the widget's sync protocol (whole timeline, patches, resync on render, details
-on demand, polling and settling) is one state machine around one frame and one lock; the
-details panel's payload (`run_details`: error, state history, artifacts) is built here too,
-beside the trait it fills.
+on demand, polling and settling) is one state machine around one frame and one lock. The
+details panel's payload is built in `widget_details` from the rows and records held here.
 """
 
 from __future__ import annotations
@@ -20,32 +19,26 @@ import atexit
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anywidget
 import numpy as np
 import pandas as pd
 import traitlets
-from markupsafe import Markup
 
-from ._timeline_encoding import encode_patch, encode_timeline
-from .errors import PrefectWidgetsError
-from .formatting import shorten, visible
+from ._timeline_encoding import encode_patch, encode_tags, encode_timeline
+from .errors import InvalidRequest, PrefectWidgetsError
+from .formatting import shorten
 from .options import display
 from .records import task_runs_frame, timeline_from_tasks
 from .rundata import graph_nodes_since, subflow_task_rows, task_rows_by_id
 from .states import FINISHED_TYPES
 from .views import FlowRunView, TaskRunView
+from .widget_details import run_details
 
-if TYPE_CHECKING:
-    from .artifacts import Artifact
-    from .state_history import StateHistory
-    from .tracebacks import Failure, Frame, TracebackSection
-
-__all__ = ["FlowRunWidget", "run_details", "failure_payload"]
+__all__ = ["FlowRunWidget"]
 
 _STATIC = Path(__file__).parent / "static"
 _live_widgets: weakref.WeakSet[FlowRunWidget] = weakref.WeakSet()
@@ -82,6 +75,28 @@ def _encodable(frame: pd.DataFrame) -> pd.DataFrame:
     }, index=frame.index)
 
 
+#: what `FlowRunWidget(edges=...)` accepts (see the class docstring)
+EDGE_MODES = ("auto", "all", "selection", "off")
+
+
+def _edge_mode(mode: str) -> str:
+    if mode not in EDGE_MODES:
+        raise InvalidRequest(f"edges={mode!r} is not an edge mode: use one of "
+                             f"{', '.join(map(repr, EDGE_MODES))}.")
+    return mode
+
+
+def _edge_set(edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+              ) -> set[tuple[int, int, int]]:
+    return set() if edges is None else set(zip(*(column.tolist() for column in edges)))
+
+
+def _edge_arrays(edges: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    up, down, flags = zip(*edges) if edges else ((), (), ())
+    return (np.asarray(up, dtype=np.int64), np.asarray(down, dtype=np.int64),
+            np.asarray(flags, dtype=np.uint8))
+
+
 def _bounded(fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` with each string cut to `display.max_text` characters."""
     return {k: shorten(v, display.max_text) if isinstance(v, str) else v
@@ -98,6 +113,12 @@ def _changed(fresh: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
     return ~same
 
 
+#: what `FlowRunWidget.row_layout` accepts: "auto" (rows grouped by task where every group's
+#: label is readable, else packed), "grouped" (one labelled group of lanes per task name) or
+#: "packed" (first fit over all task runs: the fewest rows, no label per row)
+LAYOUT_MODES = ("auto", "grouped", "packed")
+
+
 class FlowRunWidget(anywidget.AnyWidget):
     """A flow run's state, counts and task timeline; live until the run finishes.
 
@@ -105,6 +126,16 @@ class FlowRunWidget(anywidget.AnyWidget):
     subflow run, the parent task run standing for it); `selected_flow_run` is the subflow
     run clicked (a `FlowRunView`), else None. `critical_path=True` (or
     `show_critical_path()`) highlights the critical path.
+
+    `edges`: which dependency edges the timeline draws (`EDGE_MODES`): "auto" (the whole
+    run's when it has at most 500 edges, else the hovered or selected task run's), "all",
+    "selection" or "off" (`show_edges()` changes it). `inferred_edges=True` (or
+    `show_inferred_edges()`) adds the call order as inferred edges, drawn dashed
+    (`analytics.dependencies`); the critical path then follows them too.
+
+    `search`: the text of the search box above the timeline (`/` focuses it); task runs whose
+    task name, state name or one of whose tags holds it, in any case, stay bright and the
+    others are dimmed.
     """
 
     _esm = _STATIC / "widget.js"
@@ -116,10 +147,28 @@ class FlowRunWidget(anywidget.AnyWidget):
     state_filter = traitlets.List(traitlets.Unicode()).tag(sync=True)
     #: the details panel of the row clicked last (`run_details`), set on the browser's ask
     details = traitlets.Dict().tag(sync=True)
+    #: the shape of the synced state, saved with the notebook: a front end reads formats up
+    #: to its own and says why it cannot read a newer one (js/README.md, "Saved notebooks")
+    format = traitlets.Int(2).tag(sync=True)
+    #: the timeline's rows (`LAYOUT_MODES`); the picker above the timeline sets it too
+    #: (not `layout`: ipywidgets' DOMWidget.layout is a Layout widget the front end resolves)
+    row_layout = traitlets.Unicode("auto").tag(sync=True)
+    #: the search box's text: runs whose task name, "name[map index]", state name or a tag holds it
+    #: (any case) stay bright, the others are dimmed; "" = no search
+    search = traitlets.Unicode("").tag(sync=True)
+
+    @traitlets.validate("row_layout")
+    def _layout_mode(self, proposal: dict[str, Any]) -> str:
+        mode = proposal["value"]
+        if mode not in LAYOUT_MODES:
+            raise InvalidRequest(f"row_layout={mode!r} is not a row layout: use one of "
+                                 f"{', '.join(map(repr, LAYOUT_MODES))}.")
+        return str(mode)
 
     def __init__(self, flow_run: FlowRunView | str, live: bool = True,
                  interval: float = 2.0, settle: float = 15.0, critical_path: bool = False,
-                 attempts: bool = False, **kwargs: Any) -> None:
+                 attempts: bool = False, edges: str = "auto", inferred_edges: bool = False,
+                 **kwargs: Any) -> None:
         if isinstance(flow_run, str):
             flow_run = FlowRunView.from_flow_run_id(flow_run)
         elif live and not flow_run.state.is_finished() and flow_run.data.holds("task_rows"):
@@ -141,9 +190,13 @@ class FlowRunWidget(anywidget.AnyWidget):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._critical = critical_path
-        self._critical_ids: set[str] | None = None  # of a finished run: computed once
+        self._critical_ids: list[str] | None = None  # of a finished run: computed once
         self._attempts = attempts
         self._gaps: list[tuple[str, Any, Any]] | None = None  # (task run id, gap start, end)
+        self._edge_mode = _edge_mode(edges)
+        self._inferred = inferred_edges
+        self._edges_sent: set[tuple[int, int, int]] = set()  # (from row, to row, flags)
+        self._critical_steps: list[str] = []  # the critical path last computed, in order
         self._load_all()
         self.on_msg(self._on_message)
         if live and not flow_run.state.is_finished():
@@ -213,7 +266,12 @@ class FlowRunWidget(anywidget.AnyWidget):
         """Set the `timeline` trait to every row (views replace what they hold)."""
         with self._lock:
             mask = self._critical_mask() if self._critical else None
-            encoded = encode_timeline(self._wire, highlight=mask)
+            edges = self._edge_columns()
+            encoded = encode_timeline(self._wire, highlight=mask, edges=edges)
+            encoded["edge_mode"] = self._edge_mode
+            encoded.update(encode_tags([self._records.get(str(task_id), {}).get("tags")
+                                        for task_id in self._frame.index]))
+            self._edges_sent = _edge_set(edges)
             self._keys, self._t0 = list(encoded["keys"]), encoded["t0"]
             if self._attempts:
                 encoded["gaps"] = self._encoded_gaps(encoded["t0"])
@@ -257,11 +315,56 @@ class FlowRunWidget(anywidget.AnyWidget):
         if ids is None:
             run = self.flow_run
             path = critical_path_from_frame(self.flow_run.to_dataframe(progress=False),
-                                            until=_run_until(run), run_start=run.start_time)
-            ids = set(path["task_run_id"].astype(str))
+                                            until=_run_until(run), run_start=run.start_time,
+                                            inferred=self._inferred)
+            ids = path["task_run_id"].astype(str).tolist()  # in path order: its edges
             if run.state.is_finished():
                 self._critical_ids = ids
+        self._critical_steps = ids
         return self._frame.index.astype(str).isin(list(ids))
+
+    def _edge_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The dependency edges as (from rows, to rows, wire flags), None when edges are
+        off: recorded ones, inferred ones when asked, the critical path's flagged."""
+        if self._edge_mode == "off" or not len(self._frame):
+            return None
+        from ._timeline_encoding import EDGE_CRITICAL, EDGE_INFERRED
+        from .analytics.dependencies import edge_rows
+
+        up, down, inferred = edge_rows(self._frame, inferred=self._inferred)
+        flags = np.where(inferred, EDGE_INFERRED, 0).astype(np.uint8)
+        steps = self._critical_steps if self._critical else None
+        if steps:
+            pairs = {(self._rows.get(a), self._rows.get(b)) for a, b in zip(steps, steps[1:])}
+            on_path = [(u, d) in pairs for u, d in zip(up.tolist(), down.tolist())]
+            flags |= np.where(on_path, EDGE_CRITICAL, 0).astype(np.uint8)
+        return up, down, flags
+
+    def _edge_delta(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, bool]:
+        """The edges a patch carries: (the new ones, False), or (all of them, True) when one
+        went away or changed its flags; (None, False) when none changed."""
+        columns = self._edge_columns()
+        fresh, known = _edge_set(columns), self._edges_sent
+        self._edges_sent = fresh
+        if fresh == known:
+            return None, False
+        if known <= fresh:
+            return _edge_arrays(sorted(fresh - known)), False
+        return _edge_arrays(sorted(fresh)), True
+
+    def show_edges(self, mode: str = "auto") -> None:
+        """Which dependency edges the timeline draws: "auto", "all", "selection" or "off"
+        (see the class docstring)."""
+        self._edge_mode = _edge_mode(mode)
+        self._encode()
+
+    def show_inferred_edges(self, on: bool = True) -> None:
+        """Add (or, `on=False`, remove) the call order as inferred edges, drawn dashed: for
+        task runs that record no upstream, the task run that ended last before they started
+        while nothing else ran (`analytics.dependencies`). The critical path follows them."""
+        self._inferred = on
+        self._critical_ids = None
+        self._encode()
 
     def show_critical_path(self, on: bool = True) -> None:
         """Highlight the critical path's task runs in the timeline (the others are dimmed);
@@ -316,11 +419,13 @@ class FlowRunWidget(anywidget.AnyWidget):
         for task_id in order[old_n:]:
             self._rows[task_id] = len(self._rows)
         self._frame, self._wire = fresh, wire
-        if not changed.any():
+        edges, replace_edges = self._edge_delta()
+        if not changed.any() and edges is None:
             return
         patch = wire[changed]
         patch.insert(0, "index", [self._rows[i] for i in patch.index])
-        msg, buffers = encode_patch(old_n, patch, t0=self._t0, keys=self._keys)
+        msg, buffers = encode_patch(old_n, patch, t0=self._t0, keys=self._keys, edges=edges,
+                                    replace_edges=replace_edges)
         self._keys, self._t0 = list(msg["keys"]), msg["t0"]
         self._trait_current = False
         self.send(msg, buffers)
@@ -420,8 +525,8 @@ class FlowRunWidget(anywidget.AnyWidget):
         with self._lock:
             if not 0 <= index < len(self._frame):
                 return
-            task_id, child = self._row(index)
-        self.details = run_details(index, task_id, child, self.flow_run.client)
+            frame, wire, records = self._frame, self._wire, dict(self._records)
+        self.details = run_details(self.flow_run, frame, wire, records, index)
 
     @property
     def is_polling(self) -> bool:
@@ -449,135 +554,6 @@ class FlowRunWidget(anywidget.AnyWidget):
                 pass
             data["text/plain"] = plain_text(self.flow_run)
         return bundle
-
-
-# --------------------------------------------------------------------------- details panel
-# What the panel shows beyond the row the browser has (state, times, retries): names, the
-# error of a failed run, its artifacts and state history. Built from the model's views and
-# records; every list and string bounded (`_DETAIL_ITEMS`, `display.max_text`).
-
-#: frames per traceback section, states and artifacts in the panel (head and tail beyond)
-_DETAIL_ITEMS = 30
-#: traceback sections (exceptions of a chain) shown, the last ones
-_SECTIONS = 5
-#: characters of one artifact's HTML and of one folded run of frames
-_ARTIFACT_HTML, _FOLDED_TEXT = 20_000, 4_000
-
-
-def _text(value: Any, limit: int | None = None) -> str:
-    """Text for the panel: invisible and bidi characters shown escaped, cut to `limit`."""
-    return visible(shorten("" if value is None else str(value), limit or display.max_text),
-                   "\n")
-
-
-def _head_tail(items: list[Any]) -> tuple[list[Any], int, list[Any]]:
-    if len(items) <= _DETAIL_ITEMS:
-        return items, 0, []
-    half = _DETAIL_ITEMS // 2
-    return items[:half], len(items) - 2 * half, items[-half:]
-
-
-def _section_payload(section: TracebackSection) -> dict[str, Any]:
-    """One exception of a traceback: user frames as items, each run of other frames folded
-    into one item (how many, their origins, their text), and the exception line."""
-    head, _, tail = _head_tail([f for f in section.frames if f.is_user])
-    keep = {id(f) for f in head + tail}
-    items: list[dict[str, Any]] = []
-    folded: list[Frame] = []
-
-    def fold() -> None:
-        if folded:
-            items.append({"folded": len(folded),
-                          "origins": " and ".join(sorted({f.origin for f in folded})),
-                          "text": _text("\n".join(map(str, folded)), _FOLDED_TEXT)})
-            folded.clear()
-
-    for frame in section.frames:
-        if id(frame) in keep:
-            fold()
-            items.append({"frame": _text(frame, 500)})
-        else:
-            folded.append(frame)
-    fold()
-    return {"follows": section.follows, "items": items,
-            "exception": _text(section.exception_line)}
-
-
-def failure_payload(failure: Failure, where: str = "") -> dict[str, Any]:
-    """A `Failure` for the panel: state, message, exception line and traceback sections;
-    `where` names the run that failed when it is not the row's (a task run of a subflow)."""
-    sections = failure.traceback.sections if failure.traceback is not None else ()
-    return {"state_type": failure.state_type, "state_name": _text(failure.state_name, 80),
-            "message": _text(failure.message), "exception_line": _text(failure.exception_line),
-            "where": _text(where), "sections": [_section_payload(s) for s in sections[-_SECTIONS:]],
-            "sections_more": max(0, len(sections) - _SECTIONS)}
-
-
-def _states_payload(history: StateHistory) -> tuple[list[dict[str, Any]], int]:
-    head, hidden, tail = _head_tail(list(history))
-    return [{"type": s.state.type, "name": _text(s.state.name, 80), "start_ms": _ms(s.start),
-             "duration_ms": s.duration.total_seconds() * 1000 if s.duration else None,
-             "message": _text(s.message)} for s in head + tail], hidden
-
-
-def _artifact_payload(artifact: Artifact) -> dict[str, Any]:
-    """An artifact as the reprs render it (`html.artifact_body`: markdown sanitised, tables
-    bounded, only safe URLs); over `_ARTIFACT_HTML` characters it is named, not shown."""
-    from .html.debug import artifact_body
-
-    html = str(artifact_body(artifact))
-    if len(html) > _ARTIFACT_HTML:
-        html = str(Markup('<div class="pw-artifact"><span class="pw-chip">{}</span> {} '
-                          '<span class="pw-muted">too large for this panel ({:,} characters '
-                          'of HTML): see <code>.artifacts</code></span></div>').format(
-                              artifact.kind, shorten(artifact.key or "", 200), len(html)))
-    return {"key": _text(artifact.key, 200), "kind": artifact.kind, "html": html}
-
-
-def run_details(index: int, task_id: str, child: str | None, client: Any) -> dict[str, Any]:
-    """The details panel of row `index`: its task run (`task_id`) or, for a subflow row, the
-    subflow run (`child`): `fields` (label/value pairs the row does not already show),
-    `failure` (`failure_payload`, of a failed or crashed run), `states` (state history with
-    durations), `artifacts` (sanitised HTML) and `problems` (parts that could not be read)."""
-    problems: list[str] = []
-
-    def attempt(what: str, load: Callable[[], Any]) -> Any:
-        try:
-            return load()
-        except PrefectWidgetsError as exc:
-            problems.append(_text(f"Could not read {what}: {exc}", 500))
-            return None
-
-    task = attempt("the task run", lambda: TaskRunView.from_task_run_id(task_id, client=client))
-    sub = attempt("the subflow run", lambda: FlowRunView.from_flow_run_id(
-        child, client=client)) if child else None
-    run: TaskRunView | FlowRunView | None = sub or task
-    fields: list[tuple[str, str]] = []
-    if task is not None:
-        fields += [("Name", task.name), ("Task run id", task_id)]
-    if sub is not None:
-        fields += [("Subflow run", sub.name), ("Flow run id", sub.flow_run_id)]
-    failure: Failure | None = None
-    if run is not None and run.state.type in ("FAILED", "CRASHED"):
-        failure = attempt("the error", lambda: (sub.failures() or [None])[0]
-                          if sub is not None else task.error)
-    elif run is not None and run.state.message:
-        fields.append(("Message", run.state.message))
-    if task is not None and task.tags:
-        fields.append(("Tags", ", ".join(task.tags)))
-    history = attempt("the state history", lambda: run.state_history) if run else None
-    states, states_more = _states_payload(history) if history is not None else ([], 0)
-    artifacts = (attempt("the artifacts", lambda: run.artifacts) if run else None) or []
-    return {
-        "index": index, "task_run_id": task_id,
-        "fields": [[label, _text(value)] for label, value in fields],
-        "failure": failure_payload(failure, "" if failure.task_run_id == task_id else
-                                   f"in {failure.run_name}") if failure is not None else None,
-        "states": states, "states_more": states_more,
-        "artifacts": [_artifact_payload(a) for a in artifacts[:_DETAIL_ITEMS]],
-        "artifacts_more": max(0, len(artifacts) - _DETAIL_ITEMS),
-        "problems": problems,
-    }
 
 
 def _same_time(a: Any, b: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,26 @@ class PrefectServer:
         return run_in_subprocess(list(names), self.env(), timeout=300)
 
 
+#: set by tests/test_pandas2_leg.py for its nested run: the outer session's server and runs
+OUTER_API_URL, OUTER_RUNS = "PREFECT_WIDGETS_OUTER_API_URL", "PREFECT_WIDGETS_OUTER_RUNS"
+
+
+@dataclass
+class OuterServer:
+    """The outer session's server, lent to a nested run read-only (its runs are counted)."""
+
+    api_url: str
+    runs: dict[str, str]
+
+    def run_flows(self, *names: str) -> dict[str, str]:
+        pytest.skip("creates flow runs; a nested run only reads the outer session's server")
+
+
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    if os.environ.get(OUTER_API_URL):
+        yield OuterServer(os.environ[OUTER_API_URL], json.loads(os.environ[OUTER_RUNS]))
+        return
     home = tmp_path_factory.mktemp("prefect-home")
     server = LocalServer(home=home)
     server.start()
@@ -136,6 +155,22 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def lab(prefect_server, tmp_path_factory):
+    """JupyterLab 4 for the module, its kernels pointed at the test server (`tests/lab.py`);
+    skips with the reason when Chromium is missing. Modules needing other settings override it."""
+    from lab import JupyterLab, require_chromium
+
+    require_chromium()
+    server = JupyterLab(tmp_path_factory.mktemp("lab-notebooks"),
+                        tmp_path_factory.mktemp("lab-state"), env=prefect_server.env())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # ------------------------------------------------------------------ the fault matrix tally
 # Tests marked `fault_matrix` are the cases of issue 17's fault matrix: each must end in complete
 # data or a typed error within the call's deadline. The summary prints the tally.
@@ -157,3 +192,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             f"error within the call's deadline")
         for nodeid in _FAULT_TALLY["failed"]:
             terminalreporter.write_line(f"  not held: {nodeid}")
+
+
+# ------------------------------------------------------------------ the server-version matrix
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The matrix's README check runs after every version's tests (pytest groups a module's
+    tests by version, which would otherwise move it)."""
+    last = [i for i in items if i.name == "test_readme_support_table"]
+    items[:] = [i for i in items if i not in last] + last

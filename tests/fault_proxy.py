@@ -151,6 +151,21 @@ class FaultProxy:
     def paths(self, method: str | None = None) -> list[str]:
         return [r.path for r in self.requests if method is None or r.method == method]
 
+    # ---- hooks for stand-ins built on this proxy (tests/cloud_standin.py): by default none
+
+    def refuse(self, method: str, path: str, headers: dict[str, str]
+               ) -> tuple[int, dict[str, str], bytes] | None:
+        """An answer (status, headers, body) given instead of forwarding, or None."""
+        return None
+
+    def upstream_path(self, path: str) -> str:
+        """The upstream server's path (with query) for the path a client asked for."""
+        return path
+
+    def upgrade(self, handler: BaseHTTPRequestHandler) -> bool:
+        """Take over a websocket upgrade request's connection; False: not handled here."""
+        return False
+
     # ---- handling
 
     def _pick(self, method: str, path: str) -> Fault | None:
@@ -187,6 +202,14 @@ class FaultProxy:
                     proxy.requests.append(Seen(self.command, split.path, parse_qs(split.query),
                                                {k.lower(): v for k, v in self.headers.items()},
                                                time.monotonic()))
+                refused = proxy.refuse(self.command, split.path,
+                                       {k.lower(): v for k, v in self.headers.items()})
+                if refused is not None:
+                    return self._answer(refused[0], refused[2], refused[1])
+                if self.headers.get("Upgrade", "").lower() == "websocket" \
+                        and proxy.upgrade(self):
+                    self.close_connection = True
+                    return None
                 fault = proxy._pick(self.command, split.path)
                 if fault is not None and fault.kind == "kill":
                     proxy.kill()
@@ -217,7 +240,7 @@ class FaultProxy:
                 if proxy.csrf and self._csrf_token_issued(split):
                     return None
                 upstream = proxy._http.request(
-                    self.command, self.path, content=payload,
+                    self.command, proxy.upstream_path(self.path), content=payload,
                     headers={k: v for k, v in self.headers.items()
                              if k.lower() not in HOP_BY_HOP})
                 body = upstream.content

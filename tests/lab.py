@@ -1,4 +1,5 @@
-"""A small harness for browser tests: a private JupyterLab server driven by Playwright.
+"""A small harness for browser tests: a private JupyterLab server driven by Playwright, the
+widget helpers (rendered, a bar under the mouse), and offline pages on local files.
 
 JupyterLab gets its own runtime, settings and workspace directories (extensions still come
 from `sys.prefix/share/jupyter`), no token, no news pop-up, and exposes `window.jupyterapp`
@@ -26,6 +27,8 @@ CHROMIUM = os.environ.get("PREFECT_WIDGETS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
+#: the live widget of the notebook on show
+WIDGET = ".jp-NotebookPanel:not(.lm-mod-hidden) .pw-widget"
 
 
 def free_port() -> int:
@@ -47,7 +50,11 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 class JupyterLab:
-    """`jupyter lab` in a subprocess on a free loopback port, rooted at `root`."""
+    """`jupyter lab` in a subprocess on a free loopback port, rooted at `root`; subclasses
+    name another Jupyter app (`APP`, the flag that exposes it to the page: `EXPOSE`)."""
+
+    APP = "lab"
+    EXPOSE = "--LabApp.expose_app_in_browser=True"
 
     def __init__(self, root: Path, state: Path, env: dict[str, str] | None = None) -> None:
         self.root = root
@@ -72,17 +79,17 @@ class JupyterLab:
                "JUPYTERLAB_SETTINGS_DIR": str(self._settings()),
                "JUPYTERLAB_WORKSPACES_DIR": str(self.state / "workspaces"),
                "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+        cmd = [sys.executable, "-m", "jupyter", self.APP, "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", "--IdentityProvider.token=", "--ServerApp.password=",
                f"--ServerApp.root_dir={self.root}", "--ServerApp.allow_root=True",
-               "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
+               self.EXPOSE, "--ServerApp.port_retries=0"]
         self._log_file = open(self.log, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log_file,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"jupyter {self.APP} exited:\n{self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/api/status", timeout=2).status_code == 200:
                     return self
@@ -90,7 +97,7 @@ class JupyterLab:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise TimeoutError(f"jupyter lab did not start in {timeout} s:\n"
+        raise TimeoutError(f"jupyter {self.APP} did not start in {timeout} s:\n"
                            f"{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
@@ -127,6 +134,15 @@ class JupyterLab:
         page.locator('#jp-MainMenu .lm-MenuBar-item:has-text("Run")').click()
         page.locator('li[data-command="runmenu:run-all"]').click()
 
+    def open_and_run(self, page: Any, name: str, cells: list[str]) -> float:
+        """Write notebook `name` of `cells`, open it and run all; the `time.monotonic()` at
+        which the run started."""
+        write_notebook(self.root / name, cells)
+        self.open_notebook(page, name)
+        started = time.monotonic()
+        self.run_all(page)
+        return started
+
     def command(self, page: Any, command: str, args: dict[str, Any] | None = None) -> Any:
         return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)",
                              [command, args or {}])
@@ -162,6 +178,30 @@ class JupyterLab:
                 http.delete(f"/api/sessions/{session['id']}")
 
 
+def wait_rendered(page: Any, selector: str = WIDGET, timeout: float = 60_000) -> dict[str, Any]:
+    """Wait until the widget at `selector` has drawn; its `data-*` attributes and the page's
+    clock (`now`)."""
+    page.wait_for_function(
+        "(s) => { const el = document.querySelector(s); return el && el.dataset.rendered === '1'; }",
+        arg=selector, timeout=timeout, polling=50)
+    return page.evaluate("(s) => ({...document.querySelector(s).dataset, now: Date.now()})",
+                         selector)
+
+
+def find_bar(page: Any, widget: Any) -> tuple[float, float]:
+    """Sweep the mouse over the widget's canvas until the tooltip shows over a bar; return
+    that point (the mouse stays there)."""
+    box = widget.locator("canvas.pw-canvas").bounding_box()
+    tooltip = widget.locator(".pw-tooltip")
+    for fy in [0.1 + 0.05 * i for i in range(17)]:
+        for fx in [0.05 + 0.05 * i for i in range(19)]:
+            x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+            page.mouse.move(x, y)
+            if tooltip.is_visible():
+                return x, y
+    raise AssertionError("no bar found under the mouse anywhere on the canvas")
+
+
 def require_chromium() -> None:
     """Skip the calling test, with the reason, when there is no Chromium to drive."""
     import pytest
@@ -184,6 +224,23 @@ def chromium_browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def offline_page(browser: Any, path: Path, *, width: int = 1200, height: int = 900,
+                 scheme: str = "light", javascript: bool = True) -> Any:
+    """A page (in its own context: close `page.context`) on the local file `path`, any other
+    request refused; `page.requests` records every URL asked for, `page.errors` the JS
+    errors."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  color_scheme=scheme, java_script_enabled=javascript)
+    page = context.new_page()
+    page.requests, page.errors = [], []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    context.route("**/*", lambda route: route.continue_()
+                  if route.request.url == path.as_uri() else route.abort())
+    page.goto(path.as_uri())
+    return page
 
 
 @contextmanager

@@ -269,10 +269,8 @@ def test_repr_slowest_section_costs_no_extra_request(runs, counting):
 
 
 @pytest.mark.browser
-def test_retrying_and_critical_path_figures_in_chromium(runs, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    from lab import CHROMIUM
-    from lab import CHROMIUM_ARGS as ARGS
+def test_retrying_and_critical_path_figures_in_chromium(runs, tmp_path, browser):
+    from lab import offline_page
 
     view = FlowRunView.from_flow_run_id(runs["retrying"])
     fig = plot_gantt(view, attempts=True, critical_path=True, height=320)
@@ -283,26 +281,23 @@ def test_retrying_and_critical_path_figures_in_chromium(runs, tmp_path):
     diamond_path = tmp_path / "critical.html"
     diamond.write_html(str(diamond_path), include_plotlyjs=True)
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 360})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(path.as_uri())
-            page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", state="attached",
+    page = offline_page(browser, path, width=1000, height=360)
+    try:
+        page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", state="attached",
+                               timeout=30_000)
+        drawn = page.evaluate("""() => Array.from(
+            document.querySelectorAll('.scatterlayer .trace .js-line'))
+            .filter(p => (p.getAttribute('d') || '').length > 0)
+            .map(p => (p.getAttribute('d').match(/M/g) || []).length)""")
+        page.screenshot(path=str(ARTIFACTS / "attempts.png"))
+    finally:
+        page.context.close()
+    critical = offline_page(browser, diamond_path, width=1000, height=400)
+    try:
+        critical.wait_for_selector(".js-plotly-plot .scatterlayer .trace", state="attached",
                                    timeout=30_000)
-            drawn = page.evaluate("""() => Array.from(
-                document.querySelectorAll('.scatterlayer .trace .js-line'))
-                .filter(p => (p.getAttribute('d') || '').length > 0)
-                .map(p => (p.getAttribute('d').match(/M/g) || []).length)""")
-            page.screenshot(path=str(ARTIFACTS / "attempts.png"))
-            page.goto(diamond_path.as_uri())
-            page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", state="attached",
-                                   timeout=30_000)
-            page.set_viewport_size({"width": 1000, "height": 400})
-            page.screenshot(path=str(ARTIFACTS / "critical-path.png"))
-        finally:
-            browser.close()
-    assert errors == []
+        critical.screenshot(path=str(ARTIFACTS / "critical-path.png"))
+    finally:
+        critical.context.close()
+    assert page.errors + critical.errors == []
     assert sum(drawn) >= 3 + 3  # three attempt segments (plus their critical outline)

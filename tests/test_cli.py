@@ -276,8 +276,8 @@ def test_task_run_inspect_by_id_and_by_slug(runs):
     assert task.name in table and "History" in table and "Completed" in table
 
 
-def test_task_run_inspect_ambiguous_slug_is_one_line_naming_the_option(runs):
-    result = cli("task-run", "inspect", runs["mapped"], "--slug", "square", code=1)
+def test_task_run_inspect_ambiguous_slug_exits_2_in_one_line_naming_the_option(runs):
+    result = cli("task-run", "inspect", runs["mapped"], "--slug", "square", code=2)
     line = one_error_line(result)
     assert f"matches {MAPPED_SIZE} task runs" in line and "--map-index" in line
     failed = cli("task-run", "inspect", runs["retrying"], "--slug", "nope", code=1)

@@ -25,7 +25,7 @@ WIDTHS = (80, 200)
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 
 HELP = [("main",), ("flow-run", "ls"), ("flow-run", "inspect"), ("task-run", "ls"),
-        ("task-run", "inspect"), ("logs",), ("export",), ("report",), ("count",)]
+        ("task-run", "inspect"), ("logs",), ("export",), ("report",), ("trace",), ("count",)]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
@@ -43,8 +43,10 @@ def normalise(text: str, short_ids: list[str], names: list[str]) -> str:
     text = _UUID.sub(lambda m: "#" * 8 + "-####-####-####-" + "#" * 12, text)
     for short in short_ids:
         text = text.replace(short, "#" * len(short))
-    for name in names:  # task run names end in 3 random hex characters
+    for name in names:  # task run names end in 3 random characters, kept when cut ("say…-4a1")
         text = text.replace(name, name[:-3] + "xxx")
+        if name[-4:-3] == "-":
+            text = text.replace(f"…{name[-4:]}", "…-xxx")
     text = _TIME.sub("YYYY-MM-DD hh:mm:ss UTC", text)
     return _DURATION.sub(lambda m: "<d>".rjust(len(m.group())), text)
 
@@ -137,3 +139,32 @@ def test_cut_cells_show_an_ellipsis_and_numbers_are_whole(runs, width):
         label = f"square[{'~' if view.map_index_uncertain else ''}{view.map_index}]"
         assert label in row or "…" in row
         assert view.name in row or "…" in row
+
+
+def _squeezed(width: int, names: list[str]) -> list[str]:
+    """The lines of a table with a whole ID column, a TASK column and a NAME column (the
+    listing's rules), at `width` columns."""
+    import io
+
+    from prefect_widgets.cli.output import Column, Output
+
+    out = Output("table", io.StringIO())
+    out.console.width = width
+    out.rows([Column("id", "ID", whole=True), Column("task", "TASK", min_width=6, middle=True),
+              Column("name", "NAME", min_width=8, middle=True, priority=True)],
+             [{"id": "0123456789ab", "task": f"{name.rsplit('-', 1)[0]}[12]", "name": name}
+              for name in names])
+    return out.file.getvalue().splitlines()
+
+
+def test_the_name_column_gets_room_first_and_is_cut_in_the_middle():
+    names = ["a_rather_long_task_name-4a1", "a_rather_long_task_name-9f0"]
+    roomy = _squeezed(48, names)  # room for both names, not for both task labels
+    assert all(name in "\n".join(roomy) for name in names)
+    assert all(line.split()[1].endswith("…[12]") for line in roomy[1:])  # the map index kept
+    tight = _squeezed(32, names)
+    assert all(len(line) <= 32 for line in tight)
+    cut = [line.split()[2] for line in tight[1:]]
+    assert all("…" in shown and shown.endswith(name[-4:])  # the run's own suffix kept
+               for shown, name in zip(cut, names, strict=True))
+    assert len(set(cut)) == 2  # still told apart

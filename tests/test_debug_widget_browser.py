@@ -9,57 +9,37 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab import JupyterLab, chromium_browser, lab_page, require_chromium, write_notebook
+from lab import (
+    WIDGET,
+    find_bar,
+    lab_page,
+    wait_rendered,
+)
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-WIDGET = ".jp-NotebookPanel:not(.lm-mod-hidden) .pw-widget"
-
-
-@pytest.fixture(scope="module")
-def lab(prefect_server, tmp_path_factory):
-    require_chromium()
-    server = JupyterLab(tmp_path_factory.mktemp("lab-notebooks"),
-                        tmp_path_factory.mktemp("lab-state"), env=prefect_server.env())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-def page(lab):
-    with chromium_browser() as browser, lab_page(browser, lab, ARTIFACTS, height=1400) as page:
+def page(browser, lab):
+    with lab_page(browser, lab, ARTIFACTS, height=1400) as page:
         yield page
 
 
-def _click_first_bar(page, widget) -> None:
-    """Sweep the canvas until the tooltip shows over a bar, then click there."""
-    box = widget.locator("canvas.pw-canvas").bounding_box()
-    tooltip = widget.locator(".pw-tooltip")
-    for fy in [0.1 + 0.05 * i for i in range(17)]:
-        for fx in [0.05 + 0.05 * i for i in range(19)]:
-            x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
-            page.mouse.move(x, y)
-            if tooltip.is_visible():
-                page.mouse.click(x, y)
-                return
-    raise AssertionError("no bar found under the mouse anywhere on the canvas")
+def _widget_clicked(lab, page, name: str, flow_run_id: str):
+    """The widget of `flow_run_id` in notebook `name`, run and drawn, its first bar clicked."""
+    lab.open_and_run(page, name, [
+        "from prefect_widgets.widget import FlowRunWidget\n"
+        f"w = FlowRunWidget({flow_run_id!r}, live=False)\nw"])
+    wait_rendered(page)
+    widget = page.locator(WIDGET)
+    page.mouse.click(*find_bar(page, widget))
+    return widget
 
 
 def test_details_of_a_failed_task_show_its_error_in_jupyterlab(lab, page, debug_runs):
-    write_notebook(lab.root / "failed.ipynb", [
-        "from prefect_widgets.widget import FlowRunWidget\n"
-        f"w = FlowRunWidget({debug_runs['task_error']!r}, live=False)\nw"])
-    lab.open_notebook(page, "failed.ipynb")
-    lab.run_all(page)
-    page.wait_for_function(
-        "(s) => { const el = document.querySelector(s); return el && el.dataset.rendered === '1'; }",
-        arg=WIDGET, timeout=60_000, polling=50)
-    widget = page.locator(WIDGET)
-    _click_first_bar(page, widget)
+    widget = _widget_clicked(lab, page, "failed.ipynb", debug_runs["task_error"])
     details = widget.locator(".pw-details")
     details.locator(".pw-details-error").wait_for(state="visible", timeout=30_000)
 
@@ -95,16 +75,7 @@ def test_details_of_a_failed_task_show_its_error_in_jupyterlab(lab, page, debug_
 
 
 def test_details_show_the_artifacts_rendered(lab, page, debug_runs):
-    write_notebook(lab.root / "artifacts.ipynb", [
-        "from prefect_widgets.widget import FlowRunWidget\n"
-        f"w = FlowRunWidget({debug_runs['artifacts']!r}, live=False)\nw"])
-    lab.open_notebook(page, "artifacts.ipynb")
-    lab.run_all(page)
-    page.wait_for_function(
-        "(s) => { const el = document.querySelector(s); return el && el.dataset.rendered === '1'; }",
-        arg=WIDGET, timeout=60_000, polling=50)
-    widget = page.locator(WIDGET)
-    _click_first_bar(page, widget)
+    widget = _widget_clicked(lab, page, "artifacts.ipynb", debug_runs["artifacts"])
     artifacts = widget.locator(".pw-details .pw-details-artifact")
     artifacts.first.wait_for(state="visible", timeout=30_000)
     assert artifacts.count() == 6

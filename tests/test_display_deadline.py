@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
+from fake_sockets import never_answering
 
 from prefect_widgets import Client, FlowRunView
 from prefect_widgets.display_deadline import Deadline, DisplayLate
@@ -21,27 +21,8 @@ LIMIT = 3.0  # seconds a display may take, whatever the server does
 @pytest.fixture
 def silent_url():
     """A server that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            held.append(conn)  # kept open, never read from, never answered
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/api"
-    stop.set()
-    server.close()
-    for conn in held:
-        conn.close()
+    with never_answering() as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab import CHROMIUM, require_chromium
-from lab import CHROMIUM_ARGS as ARGS
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -100,25 +98,16 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.mark.browser
-def test_browser_finds_the_flow_run_view_api_page(served):
-    playwright = pytest.importorskip("playwright.sync_api")
-    require_chromium()
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(served)
-            page.locator('nav a[href$="reference/views/"]').first.click()  # API reference > Views
-            page.wait_for_url("**/reference/views/")
-            heading = page.locator('[id="prefect_widgets.FlowRunView"]')
-            assert "FlowRunView" in heading.inner_text()
-            method = page.locator('[id="prefect_widgets.FlowRunView.get_task_run"]')
-            method.scroll_into_view_if_needed()
-            assert method.is_visible() and "get_task_run" in method.inner_text()
-            body = page.locator('[id="prefect_widgets.FlowRunView.get_task_run"] + div')
-            assert "task_slug" in body.inner_text()
-            assert not errors, errors
-        finally:
-            browser.close()
+def test_browser_finds_the_flow_run_view_api_page(served, page):
+    page.set_viewport_size({"width": 1300, "height": 900})  # wide enough for the nav sidebar
+    page.goto(served)
+    page.locator('nav a[href$="reference/views/"]').first.click()  # API reference > Views
+    page.wait_for_url("**/reference/views/")
+    heading = page.locator('[id="prefect_widgets.FlowRunView"]')
+    assert "FlowRunView" in heading.inner_text()
+    method = page.locator('[id="prefect_widgets.FlowRunView.get_task_run"]')
+    method.scroll_into_view_if_needed()
+    assert method.is_visible() and "get_task_run" in method.inner_text()
+    body = page.locator('[id="prefect_widgets.FlowRunView.get_task_run"] + div')
+    assert "task_slug" in body.inner_text()
+    assert not page.errors, page.errors

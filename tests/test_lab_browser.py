@@ -13,7 +13,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lab import JupyterLab, chromium_browser, lab_page, require_chromium, write_notebook
+from lab import (
+    WIDGET,
+    JupyterLab,
+    chromium_browser,
+    find_bar,
+    lab_page,
+    require_chromium,
+    wait_rendered,
+    write_notebook,
+)
 
 from prefect_widgets.samples import HOSTILE, MAPPED_SIZE, wait_until_recorded
 
@@ -21,7 +30,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-WIDGET = ".jp-NotebookPanel:not(.lm-mod-hidden) .pw-widget"
 FIGURES: dict[str, object] = {}
 
 
@@ -58,48 +66,19 @@ def page(browser, lab):
         yield page
 
 
-def _open_and_run(lab: JupyterLab, page, name: str, cells: list[str]) -> float:
-    write_notebook(lab.root / name, cells)
-    lab.open_notebook(page, name)
-    started = time.monotonic()
-    lab.run_all(page)
-    return started
-
-
-def _wait_rendered(page, selector: str = WIDGET, timeout: float = 60_000) -> dict:
-    page.wait_for_function(
-        "(s) => { const el = document.querySelector(s); return el && el.dataset.rendered === '1'; }",
-        arg=selector, timeout=timeout, polling=50)
-    return page.evaluate("(s) => ({...document.querySelector(s).dataset, now: Date.now()})",
-                         selector)
-
-
-def _find_bar(page, widget) -> tuple[float, float]:
-    """Sweep the mouse over the canvas until the tooltip shows; return that point."""
-    box = widget.locator("canvas.pw-canvas").bounding_box()
-    tooltip = widget.locator(".pw-tooltip")
-    for fy in [0.15 + 0.05 * i for i in range(15)]:
-        for fx in [0.05 + 0.05 * i for i in range(19)]:
-            x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
-            page.mouse.move(x, y)
-            if tooltip.is_visible():
-                return x, y
-    raise AssertionError("no bar found under the mouse anywhere on the canvas")
-
-
 def test_mapped_run_widget_hover_click_select_and_themes(lab, page, runs, api_url):
     """450 task runs: all drawn, tooltip on hover, click selects (details + Python side)."""
     flow_run_id = runs["mapped"]
     expected = _task_count(api_url, flow_run_id)
     assert expected == MAPPED_SIZE
-    started = _open_and_run(lab, page, "mapped.ipynb", [
+    started = lab.open_and_run(page, "mapped.ipynb", [
         ("from prefect_widgets import FlowRunView\nfrom prefect_widgets.widget import FlowRunWidget\n"
         f"run = FlowRunView.from_flow_run_id({flow_run_id!r})\n"
         "w = FlowRunWidget(run, live=False)\nw"),
         ("t = w.selected_task_run\n"
         "print('SELECTED', w.selected_index, t.name if t else None)"),
     ])
-    data = _wait_rendered(page)
+    data = wait_rendered(page)
     FIGURES["mapped_run_all_to_rendered_s"] = round(time.monotonic() - started, 2)
     FIGURES["mapped_draw_ms"] = float(data["drawMs"])
     assert int(data["bars"]) == expected
@@ -107,7 +86,7 @@ def test_mapped_run_widget_hover_click_select_and_themes(lab, page, runs, api_ur
 
     widget = page.locator(WIDGET)
     assert widget.locator(".pw-badge").inner_text() == "Completed"
-    x, y = _find_bar(page, widget)
+    x, y = find_bar(page, widget)
     tooltip = widget.locator(".pw-tooltip").inner_text()
     assert "square" in tooltip and "Completed" in tooltip, tooltip
 
@@ -130,7 +109,7 @@ def test_mapped_run_widget_hover_click_select_and_themes(lab, page, runs, api_ur
     page.set_viewport_size({"width": 1400, "height": 1500})
     page.evaluate("(s) => document.querySelector(s).scrollIntoView({block: 'start'})", WIDGET)
     page.wait_for_timeout(300)
-    x, y = _find_bar(page, widget)  # keep a tooltip in the picture
+    x, y = find_bar(page, widget)  # keep a tooltip in the picture
     widget.screenshot(path=str(ARTIFACTS / "lab-widget-light.png"))
 
     lab.command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
@@ -177,10 +156,10 @@ w
 
 def test_live_widget_follows_a_running_flow(lab, page, api_url):
     """A run started from the notebook: badge goes Pending/Running → Completed, bars grow."""
-    _open_and_run(lab, page, "live.ipynb", [LIVE_CELL, "proc.wait(120)"])
+    lab.open_and_run(page, "live.ipynb", [LIVE_CELL, "proc.wait(120)"])
     out = lab.wait_output(page, 0, r"RUN \S+ \w+", timeout=120_000)
     flow_run_id = out.split()[1]
-    _wait_rendered(page)
+    wait_rendered(page)
     widget = page.locator(WIDGET)
     seen: list[tuple[float, str, int]] = []
     t0 = time.monotonic()
@@ -238,10 +217,10 @@ w
 
 
 def test_hundred_thousand_task_runs_render_in_seconds(lab, page):
-    _open_and_run(lab, page, "synthetic.ipynb", [SYNTHETIC_CELL])
+    lab.open_and_run(page, "synthetic.ipynb", [SYNTHETIC_CELL])
     out = lab.wait_output(page, 0, r"DISPLAYED_AT \d+", timeout=120_000)
     displayed_at = int(out.split()[1])
-    data = _wait_rendered(page, timeout=30_000)
+    data = wait_rendered(page, timeout=30_000)
     latency = data["now"] - displayed_at
     FIGURES["100k_display_to_first_paint_ms"] = latency
     FIGURES["100k_draw_ms"] = float(data["drawMs"])
@@ -265,7 +244,7 @@ def test_hundred_thousand_task_runs_render_in_seconds(lab, page):
 
 def test_hostile_run_stays_inert_in_jupyterlab(lab, page, runs):
     flow_run_id = runs["hostile"]
-    _open_and_run(lab, page, "hostile.ipynb", [
+    lab.open_and_run(page, "hostile.ipynb", [
         ("from IPython.display import HTML, display\n"
         "from prefect_widgets import FlowRunView\nfrom prefect_widgets.widget import FlowRunWidget\n"
         f"run = FlowRunView.from_flow_run_id({flow_run_id!r})\n"
@@ -274,7 +253,7 @@ def test_hostile_run_stays_inert_in_jupyterlab(lab, page, runs):
         "print('DONE')"),
     ])
     lab.wait_output(page, 0, "DONE")
-    _wait_rendered(page)
+    wait_rendered(page)
     widget = page.locator(WIDGET)
     assert widget.locator(".pw-run-name").inner_text() == HOSTILE["img"]
     page.wait_for_selector(".jp-OutputArea .pw-title", timeout=20_000)
@@ -282,7 +261,7 @@ def test_hostile_run_stays_inert_in_jupyterlab(lab, page, runs):
     for fx in (0.1, 0.3, 0.5, 0.7, 0.9):
         for fy in (0.2, 0.4, 0.6):
             page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-    x, y = _find_bar(page, widget)
+    x, y = find_bar(page, widget)
     # the bar's label is the task name (records' rule: a custom run name gives the function)
     assert "hostile_task" in widget.locator(".pw-tooltip").inner_text()
     page.mouse.click(x, y)
@@ -305,7 +284,7 @@ def test_hostile_run_stays_inert_in_jupyterlab(lab, page, runs):
 
 def test_html_repr_in_lab_and_standalone_report(lab, page, runs, tmp_path):
     flow_run_id = runs["mapped"]
-    _open_and_run(lab, page, "repr.ipynb", [
+    lab.open_and_run(page, "repr.ipynb", [
         ("from prefect_widgets import FlowRunView\n"
         f"FlowRunView.from_flow_run_id({flow_run_id!r})"),
     ])
@@ -335,8 +314,8 @@ def test_html_repr_in_lab_and_standalone_report(lab, page, runs, tmp_path):
 def test_retried_task_shows_its_attempts_in_the_widget(lab, page, runs):
     cell = ("from prefect_widgets import FlowRunWidget\n"
             f"w = FlowRunWidget({runs['retrying']!r}, live=False, attempts=True)\nw")
-    _open_and_run(lab, page, "attempts.ipynb", [cell])
-    data = _wait_rendered(page)
+    lab.open_and_run(page, "attempts.ipynb", [cell])
+    data = wait_rendered(page)
     assert data["bars"] == "1", data
     assert data["gaps"] == "2", data  # three attempts of flaky_download, two idle gaps cut out
     page.locator(WIDGET).screenshot(path=str(ARTIFACTS / "lab-widget-attempts.png"))
@@ -377,7 +356,7 @@ def test_second_view_and_page_reload_mid_run_show_every_row(lab, page, api_url):
     lab.run_cell(page, 0)
     out = lab.wait_output(page, 0, r"RUN \S+ \w+", timeout=120_000)
     flow_run_id = out.split()[1]
-    _wait_rendered(page)
+    wait_rendered(page)
     page.wait_for_function("(s) => Number(document.querySelector(s).dataset.bars) >= 3",
                            arg=WIDGET, timeout=60_000, polling=100)
     before = _views(page)[0]["bars"]
@@ -426,11 +405,11 @@ def test_subflow_run_is_marked_in_the_widget(lab, page, runs):
             f"w = FlowRunWidget({runs['subflow']!r}, live=False)\nw")
     check = ("f = w.selected_flow_run\n"
              "print('CHILD', f.flow_run_id if f else None, w.selected_task_run.name)")
-    _open_and_run(lab, page, "subflow.ipynb", [cell, check])
-    _wait_rendered(page)
+    lab.open_and_run(page, "subflow.ipynb", [cell, check])
+    wait_rendered(page)
     widget = page.locator(WIDGET)
     assert "subflow run" in widget.locator(".pw-run-counts").inner_text()
-    x, y = _find_bar(page, widget)
+    x, y = find_bar(page, widget)
     assert widget.locator(".pw-tooltip").inner_text().startswith("\u2937 ")
     page.mouse.click(x, y)
     details = widget.locator(".pw-details")

@@ -13,7 +13,7 @@ land they fail, and say so.
 
 Behaviours of Prefect 1 that cannot exist on Prefect 3 (mapped parent task runs,
 `iter_mapped`, static tasks, flow groups/projects/archived flows, serialized flows, run
-configs, context, agents) are listed in README.md, "Prefect 1 names, Prefect 3 answers".
+configs, context, agents) are listed in docs/migrating-from-prefect-1.md, "Every Prefect 1 name, and its Prefect 3 answer".
 """
 
 from __future__ import annotations

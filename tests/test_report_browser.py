@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lab import offline_page
 from test_report import hostile_artifacts_run
 
 from prefect_widgets import FlowRunView
@@ -16,18 +17,24 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-def open_report(browser, path: Path, *, scheme: str = "light", javascript: bool = True):
-    """A page on the report with every request recorded and any network request refused."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900},
-                                  color_scheme=scheme, java_script_enabled=javascript)
-    page = context.new_page()
-    page.requests, page.errors = [], []
-    page.on("request", lambda request: page.requests.append(request.url))
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    context.route("**/*", lambda route: route.continue_()
-                  if route.request.url == path.as_uri() else route.abort())  # nothing else
-    page.goto(path.as_uri())
-    return page
+@pytest.fixture
+def report_page(browser, tmp_path):
+    """`report_page(flow_run_id, scheme=, javascript=)`: the run's report written once and
+    opened offline (`lab.offline_page`) → (page, view, path); pages closed after the test."""
+    contexts = []
+
+    def open_report(flow_run_id: str, *, scheme: str = "light", javascript: bool = True):
+        view = FlowRunView.from_flow_run_id(flow_run_id)
+        path = tmp_path / f"{flow_run_id}.html"
+        if not path.exists():
+            flow_run_report(view, path)
+        page = offline_page(browser, path, scheme=scheme, javascript=javascript)
+        contexts.append(page.context)
+        return page, view, path
+
+    yield open_report
+    for context in contexts:
+        context.close()
 
 
 def canvas_bars(page) -> int:
@@ -48,20 +55,24 @@ PAINTED_BAR = """() => {
 }"""
 
 
+def hover_painted_bar(page) -> tuple[float, float]:
+    """Move the mouse over a painted bar of the timeline; that point (page pixels)."""
+    x, y = page.evaluate(PAINTED_BAR)
+    box = page.locator(".pw-timeline canvas").bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    return box["x"] + x, box["y"] + y
+
+
 def visible_rows(page) -> int:
     return page.locator(".pw-all-tasks tbody tr:visible").count()
 
 
-def test_ten_task_run_report_offline_drawn_and_themed(browser, runs, tmp_path):
-    view = FlowRunView.from_flow_run_id(runs["slow"])
-    path = tmp_path / "slow.html"
-    flow_run_report(view, path)
-    tasks = view.task_runs()
+def test_ten_task_run_report_offline_drawn_and_themed(report_page, runs):
     ARTIFACTS.mkdir(exist_ok=True)
     colours = {}
     for scheme in ("light", "dark"):
-        page = open_report(browser, path, scheme=scheme)
-        assert canvas_bars(page) == len(tasks)
+        page, view, path = report_page(runs["slow"], scheme=scheme)
+        assert canvas_bars(page) == len(view.task_runs())
         assert page.requests == [path.as_uri()]  # the file itself, nothing else
         colours[scheme] = page.evaluate("""() => {
           const c = document.querySelector('.pw-timeline canvas');
@@ -77,16 +88,12 @@ def test_ten_task_run_report_offline_drawn_and_themed(browser, runs, tmp_path):
         page.locator(".pw-timeline").screenshot(
             path=str(ARTIFACTS / f"report-timeline-{scheme}.png"))
         assert page.errors == []
-        page.context.close()
     assert colours["light"]["bg"] == "rgb(255, 255, 255)"
     assert colours["dark"]["bg"] == "rgb(11, 17, 32)"
 
 
-def test_search_state_filter_hover_and_click(browser, runs, tmp_path):
-    view = FlowRunView.from_flow_run_id(runs["mapped"])
-    path = tmp_path / "mapped.html"
-    flow_run_report(view, path)
-    page = open_report(browser, path)
+def test_search_state_filter_hover_and_click(report_page, runs):
+    page, view, _ = report_page(runs["mapped"])
     assert canvas_bars(page) == MAPPED_SIZE
     assert visible_rows(page) == MAPPED_SIZE
     page.locator(".pw-timeline").screenshot(path=str(ARTIFACTS / "report-timeline-mapped.png"))
@@ -100,23 +107,17 @@ def test_search_state_filter_hover_and_click(browser, runs, tmp_path):
     assert options == ["", "completed"]  # the states the run's task runs are in
     page.select_option(".pw-state", "completed")
     assert visible_rows(page) == MAPPED_SIZE
-    x, y = page.evaluate(PAINTED_BAR)
-    box = page.locator(".pw-timeline canvas").bounding_box()
-    page.mouse.move(box["x"] + x, box["y"] + y)
+    x, y = hover_painted_bar(page)
     found = page.inner_text(".pw-tip") if page.locator(".pw-tip").is_visible() else None
     assert found and found.splitlines()[0].startswith("square-"), found
-    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.mouse.click(x, y)
     hit = page.locator("tr.pw-hit")
     assert hit.count() == 1 and hit.locator("td").nth(1).inner_text() == found.splitlines()[0]
     assert page.errors == []
-    page.context.close()
 
 
-def test_log_filters_by_task_run_and_level(browser, runs, tmp_path):
-    view = FlowRunView.from_flow_run_id(runs["failing"])
-    path = tmp_path / "failing.html"
-    flow_run_report(view, path)
-    page = open_report(browser, path)
+def test_log_filters_by_task_run_and_level(report_page, runs):
+    page, _, _ = report_page(runs["failing"])
     lines = page.locator(".pw-log-line:visible")
     total = lines.count()
     assert total >= 3
@@ -131,31 +132,21 @@ def test_log_filters_by_task_run_and_level(browser, runs, tmp_path):
     assert page.locator(".pw-log-line:visible .pw-log-level").all_inner_texts() == \
         ["ERROR"] * lines.count()
     assert page.errors == []
-    page.context.close()
 
 
-def test_without_javascript_everything_is_readable(browser, runs, tmp_path):
-    view = FlowRunView.from_flow_run_id(runs["mapped"])
-    path = tmp_path / "mapped.html"
-    flow_run_report(view, path)
-    page = open_report(browser, path, javascript=False)
+def test_without_javascript_everything_is_readable(report_page, runs):
+    page, _, _ = report_page(runs["mapped"], javascript=False)
     assert visible_rows(page) == MAPPED_SIZE
     assert page.locator(".pw-filter:visible").count() == 0  # no dead controls
     assert "The timeline needs JavaScript" in page.inner_text(".pw-timeline")
-    page.context.close()
 
 
-def test_hostile_report_executes_nothing(browser, runs, tmp_path):
-    view = FlowRunView.from_flow_run_id(runs["hostile"])
-    path = tmp_path / "hostile.html"
-    flow_run_report(view, path)
-    page = open_report(browser, path)
+def test_hostile_report_executes_nothing(report_page, runs):
+    page, _, path = report_page(runs["hostile"])
     assert canvas_bars(page) >= 1
-    x, y = page.evaluate(PAINTED_BAR)
-    box = page.locator(".pw-timeline canvas").bounding_box()
-    page.mouse.move(box["x"] + x, box["y"] + y)
+    x, y = hover_painted_bar(page)
     assert page.inner_text(".pw-tip").splitlines()[0] == HOSTILE["img"]  # as text
-    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.mouse.click(x, y)
     for selector in (".pw-title", ".pw-badge", "td", ".pw-log-msg"):
         for element in page.locator(selector).all()[:20]:
             element.hover()
@@ -166,18 +157,14 @@ def test_hostile_report_executes_nothing(browser, runs, tmp_path):
     assert page.locator("img").count() == 0
     assert page.requests == [path.as_uri()]
     assert page.errors == []
-    page.context.close()
 
 
-def test_failing_run_report_shows_errors_and_artifacts_in_both_themes(browser, debug_runs,
-                                                                     tmp_path):
+def test_failing_run_report_shows_errors_and_artifacts_in_both_themes(report_page, debug_runs):
     """Issue 18: the user's frame and exception line are visible and copyable text; the
     folded frames open on a click; screenshots kept (report-errors-{light,dark}.png)."""
-    path = tmp_path / "task_error.html"
-    flow_run_report(FlowRunView.from_flow_run_id(debug_runs["task_error"]), path)
     ARTIFACTS.mkdir(exist_ok=True)
     for scheme in ("light", "dark"):
-        page = open_report(browser, path, scheme=scheme)
+        page, _, _ = report_page(debug_runs["task_error"], scheme=scheme)
         errors = page.locator(".pw-errors")
         errors.scroll_into_view_if_needed()
         shown = errors.inner_text()
@@ -185,7 +172,8 @@ def test_failing_run_report_shows_errors_and_artifacts_in_both_themes(browser, d
         assert "ValueError: boom: row 'x' is not a number" in shown
         colour = page.evaluate("""() => getComputedStyle(
             document.querySelector('.pw-tb-exception')).color""")
-        assert colour == ("rgb(220, 38, 38)" if scheme == "light" else "rgb(240, 82, 82)")
+        # the palette's failure text (`--pw-failed-text`: AA on either background, test_contrast)
+        assert colour == ("rgb(185, 28, 28)" if scheme == "light" else "rgb(252, 165, 165)")
         page.evaluate("() => document.querySelector('h3.pw-state-failed').scrollIntoView()")
         page.screenshot(path=str(ARTIFACTS / f"report-errors-{scheme}.png"))
         folded = page.locator("details.pw-tb-folded").first
@@ -193,23 +181,17 @@ def test_failing_run_report_shows_errors_and_artifacts_in_both_themes(browser, d
         folded.locator("summary").click()
         assert "site-packages" in folded.locator("pre").inner_text()
         assert page.errors == []
-        page.context.close()
-    artifacts = tmp_path / "artifacts.html"
-    flow_run_report(FlowRunView.from_flow_run_id(debug_runs["artifacts"]), artifacts)
     for scheme in ("light", "dark"):
-        page = open_report(browser, artifacts, scheme=scheme)
+        page, _, artifacts = report_page(debug_runs["artifacts"], scheme=scheme)
         page.evaluate("() => document.querySelector('.pw-artifacts').scrollIntoView()")
         assert page.locator(".pw-artifacts img").evaluate_all(
             "imgs => imgs.map(i => i.naturalWidth)") == [1, 1]  # drawn, offline
         page.screenshot(path=str(ARTIFACTS / f"report-artifacts-{scheme}.png"))
         assert page.requests == [artifacts.as_uri()]
-        page.context.close()
 
 
-def test_hostile_artifacts_in_the_report_execute_nothing(browser, api_url, tmp_path):
-    path = tmp_path / "hostile-artifacts.html"
-    flow_run_report(FlowRunView.from_flow_run_id(hostile_artifacts_run(api_url)), path)
-    page = open_report(browser, path)
+def test_hostile_artifacts_in_the_report_execute_nothing(report_page, api_url):
+    page, _, path = report_page(hostile_artifacts_run(api_url))
     for element in page.locator(".pw-artifacts *").all()[:400]:
         if element.is_visible():
             element.hover()
@@ -222,4 +204,3 @@ def test_hostile_artifacts_in_the_report_execute_nothing(browser, api_url, tmp_p
     assert page.evaluate("() => typeof window.__pw_xss") == "undefined"
     assert page.requests == [path.as_uri()]
     assert page.errors == []
-    page.context.close()

@@ -93,7 +93,7 @@ def test_a_deleted_read_row_and_a_new_last_row_lose_nothing(small_pages):
     # the case: the count still matches, yet offset paging shifted past one row
     ids = list(range(100))
     server = ChangingListing(ids, [([0.0], [-1])])  # after page 1: delete the first, add a last
-    rows = run(_ops.filter_all("/x/filter", {}, count_path="/x/count"), server)
+    rows = run(_ops.export("/x/filter", {}, count_path="/x/count"), server).rows
     got = {row["id"] for row in rows}
     assert server.deleted == {99}
     assert {f"{i:08x}" for i in set(ids) - server.deleted} <= got and len(rows) == len(got)
@@ -103,7 +103,7 @@ def test_many_deletions_behind_the_anchor_step_back(small_pages):
     ids = list(range(200))
     deletes = [i / 30 * 0.2 for i in range(20)]  # 20 rows among the first ones read
     server = ChangingListing(ids, [([], []), (deletes, [])])
-    rows = run(_ops.filter_all("/x/filter", {}, count_path="/x/count"), server)
+    rows = run(_ops.export("/x/filter", {}, count_path="/x/count"), server).rows
     got = [row["id"] for row in rows]
     assert len(got) == len(set(got))
     assert {f"{i:08x}" for i in set(ids) - server.deleted} <= set(got)

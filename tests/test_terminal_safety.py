@@ -240,7 +240,7 @@ def test_export_to_stdout_and_files_is_terminal_safe(hostile_run, tmp_path):
 def test_the_ambiguous_task_run_error_is_terminal_safe(hostile_run):
     result = CliRunner().invoke(app, ["task-run", "inspect", hostile_run["flow_run"],
                                       "--slug", TERMINAL_ALL])
-    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.exit_code == 2, (result.stdout, result.stderr)  # AmbiguousRun: exit 2
     assert "matches 2 task runs" in result.stderr
     assert_terminal_safe(result.stderr)
     unknown = CliRunner().invoke(app, ["flow-run", "inspect", f"no such run {TERMINAL_ALL}"])

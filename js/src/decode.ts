@@ -34,6 +34,18 @@ export interface Timeline {
   kind?: Uint8Array | null;
   /** bar index -> flat [start, end, start, end, ...] offsets of idle time between attempts */
   gaps?: Map<number, number[]> | null;
+  /** dependency edges (`edges.ts`): arrays may have larger capacity than `edgeCount` */
+  edgeCount?: number;
+  /** upstream row of each edge */
+  edgeFrom?: Int32Array;
+  /** downstream row of each edge */
+  edgeTo?: Int32Array;
+  /** bits: 1 = inferred from the call order (dashed), 2 = on the critical path */
+  edgeFlags?: Uint8Array;
+  /** which edges to draw: "auto" | "all" | "selection" | "off" (absent: "auto") */
+  edgeMode?: string;
+  /** bumped whenever the edges change (caches of `edges.ts` key on it) */
+  edgeVersion?: number;
 }
 
 export class DecodeError extends Error {
@@ -174,8 +186,28 @@ export function decodeTimeline(raw: unknown): Timeline {
     highlight: r.highlight == null ? null : decodeIntInto(r.highlight as BufferLike, n, new Uint8Array(n), false, 0, "timeline.highlight"),
     kind: r.kind == null ? null : decodeIntInto(r.kind as BufferLike, n, new Uint8Array(n), false, 0, "timeline.kind"),
     gaps: decodeGaps(r.gaps),
+    ...decodeEdges(r),
   };
   return tl;
+}
+
+/**
+ * Optional dependency edges: `edge_count`, `edge_from`/`edge_to` (unsigned row indices,
+ * 1/2/4 bytes each, width from byteLength / edge_count), `edge_flags` (Uint8), `edge_mode`.
+ */
+export function decodeEdges(r: Record<string, unknown>): Partial<Timeline> {
+  const mode = typeof r.edge_mode === "string" ? { edgeMode: r.edge_mode } : {};
+  if (r.edge_from == null) return mode;
+  const m = Number(r.edge_count ?? 0);
+  if (!Number.isInteger(m) || m < 0) throw new DecodeError(`timeline.edge_count must be a non-negative integer, got ${String(r.edge_count)}`);
+  return {
+    ...mode,
+    edgeCount: m,
+    edgeFrom: decodeIntInto(r.edge_from as BufferLike, m, new Int32Array(m), false, -1, "timeline.edge_from"),
+    edgeTo: decodeIntInto(r.edge_to as BufferLike, m, new Int32Array(m), false, -1, "timeline.edge_to"),
+    edgeFlags: decodeIntInto(r.edge_flags as BufferLike, m, new Uint8Array(m), false, 0, "timeline.edge_flags"),
+    edgeVersion: 1,
+  };
 }
 
 /** Optional `timeline.gaps` ({n, row int32, start/end float32}) grouped by bar index. */

@@ -1,8 +1,11 @@
 /**
- * Canvas drawing of the Gantt timeline: the time axis, the bars, their labels and the
- * overlays (now line, hover and selection outlines). Stateless functions over a `Frame`
- * (what one frame draws), plus the `Raster` resources of the dense drawing path:
- *   - vector (few visible bars, rows ≥ 3px): fillRect per bar, labels;
+ * Canvas drawing of the Gantt timeline: the time axis, the task groups' bands, the bars,
+ * their labels and the overlays (now line, hover and selection outlines). Stateless
+ * functions over a `Frame` (what one frame draws), plus the `Raster` resources of the
+ * dense drawing path. The plot spans x ∈ [left, cssW − PAD_X] (the label gutter is left
+ * of it); row r spans y ∈ AXIS_H + [r, r + 1) × rowH in either row layout.
+ *   - vector (few visible bars, rows ≥ 3px): fillRect per bar, labels cropped to their
+ *     bar (never on a collapsed group's summary row, where bars may overlap);
  *   - raster (many bars or sub-pixel rows): bars are rasterised into an
  *     ImageData at device resolution with a per-pixel state priority, so cost
  *     is bounded by the pixel area instead of the bar count and dense data
@@ -10,10 +13,11 @@
  *     pixel).
  */
 import { Timeline, labelOf } from "./decode";
-import type { Packing } from "./pack";
+import { barLabel, Layout } from "./layout";
 import { effEnd, rowWindow } from "./hittest";
 import { chooseStep, formatTick, Scale, ticks, toPx } from "./scale";
 import { badgeTextColor, statePriority, N_STATES } from "./states";
+import { drawBarMark } from "./patterns";
 import type { Theme } from "./theme";
 
 export const AXIS_H = 24; // css px
@@ -27,8 +31,10 @@ export const VECTOR_MAX_BARS = 3000;
 /** Where things are on the canvas (css px): enough to place a bar or find one. */
 export interface Geometry {
   tl: Timeline;
-  packing: Packing;
+  packing: Layout;
   sc: Scale;
+  /** left edge of the plot (css px): the gutter's width + PAD_X */
+  left: number;
   rowH: number;
   plotH: number;
   cssW: number;
@@ -43,6 +49,8 @@ export interface Frame extends Geometry {
   dpr: number;
   /** some bars are highlighted (critical path): the others are dimmed */
   hlMode: boolean;
+  /** search matches (search.ts), 1 per hit: the other bars are dimmed; absent/null = no search */
+  match?: Uint8Array | null;
 }
 
 export function tzOffsetMin(ms: number): number {
@@ -122,7 +130,7 @@ export function drawAxis(f: Frame, plotW: number): void {
   ctx.stroke();
   ctx.strokeStyle = theme.border;
   ctx.beginPath();
-  ctx.moveTo(0, AXIS_H + 0.5);
+  ctx.moveTo(f.left - PAD_X, AXIS_H + 0.5);
   ctx.lineTo(f.cssW, AXIS_H + 0.5);
   ctx.stroke();
   ctx.fillStyle = theme.muted;
@@ -130,7 +138,7 @@ export function drawAxis(f: Frame, plotW: number): void {
     const label = formatTick(t, step, tzOffsetMin(t));
     const half = ctx.measureText(label).width / 2 + 2;
     // keep edge labels whole instead of cutting them at the canvas border
-    const x = Math.min(Math.max(toPx(sc, t - tl.t0), half), f.cssW - half);
+    const x = Math.min(Math.max(toPx(sc, t - tl.t0), f.left - PAD_X + half), f.cssW - half);
     ctx.fillText(label, x, AXIS_H / 2);
   }
 }
@@ -145,20 +153,55 @@ export function drawMessage(f: Frame, msg: string): void {
   ctx.fillText(msg, f.cssW / 2, AXIS_H + f.plotH / 2);
 }
 
-/** Measured label widths, for the current label font. */
-export class LabelWidths {
-  font = "";
-  readonly widths = new Map<string, number>();
+/**
+ * Grouped layout: every other task group on a faint band, a rule between groups, across
+ * the gutter and the plot, so a group's lanes read as one track.
+ */
+export function drawGroups(f: Frame): void {
+  const { ctx, theme, packing, rowH } = f;
+  if (packing.mode !== "grouped" || !packing.groups.length) return;
+  ctx.save();
+  ctx.fillStyle = theme.grid;
+  ctx.globalAlpha = 0.35;
+  packing.groups.forEach((g, j) => {
+    if (j % 2 === 1) ctx.fillRect(0, AXIS_H + g.firstRow * rowH, f.cssW, g.lanes * rowH);
+  });
+  ctx.globalAlpha = 1;
+  if (rowH * 2 >= 3) {
+    ctx.strokeStyle = theme.grid;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (const g of packing.groups) {
+      if (g.firstRow === 0) continue;
+      const y = Math.round(AXIS_H + g.firstRow * rowH) + 0.5;
+      ctx.moveTo(0, y);
+      ctx.lineTo(f.cssW, y);
+    }
+    ctx.stroke();
+  }
+  ctx.restore();
+}
 
-  use(font: string): void {
-    if (font === this.font) return;
-    this.font = font;
-    this.widths.clear();
+/** Average glyph width of the label font, measured once per font (for `cropLabel`). */
+export class CharWidth {
+  font = "";
+  px = 0;
+
+  use(ctx: CanvasRenderingContext2D, font: string): number {
+    if (font !== this.font) {
+      this.font = font;
+      ctx.font = font;
+      // a spread of the glyphs task names are made of, rounded up a little so a cut label stays inside its bar
+      this.px = (ctx.measureText(LABEL_SAMPLE).width / LABEL_SAMPLE.length) * 1.08;
+    }
+    return this.px;
   }
 }
 
+const LABEL_SAMPLE = "abcdefghijklmnopqrstuvwxyz_0123456789[]-ETL";
+
 /** Bars one by one, with labels where they fit. Returns the attempt gaps cut out. */
-export function drawVector(f: Frame, labels: LabelWidths): number {
+export function drawVector(f: Frame, charWidth: CharWidth): number {
   const { ctx, tl, packing, theme, rowH, now } = f;
   const gap = rowGap(rowH);
   const barH = rowH - gap;
@@ -167,19 +210,22 @@ export function drawVector(f: Frame, labels: LabelWidths): number {
   let gapsCut = 0;
   ctx.save();
   ctx.beginPath();
-  ctx.rect(PAD_X, AXIS_H, f.cssW - 2 * PAD_X, f.plotH);
+  ctx.rect(f.left, AXIS_H, f.cssW - f.left - PAD_X, f.plotH);
   ctx.clip();
+  const charPx = charWidth.use(ctx, labelFont);
   ctx.font = labelFont;
-  labels.use(labelFont);
   ctx.textBaseline = "middle";
   ctx.textAlign = "left";
+  const groups = packing.groups;
+  const grouped = packing.mode === "grouped";
   for (let r = 0; r < packing.rows; r++) {
     const [lo, hi] = visibleBars(f, r, now);
     const y = AXIS_H + r * rowH + gap / 2;
+    const labelled = showLabels && !(packing.rowGroup && groups[packing.rowGroup[r]].collapsed);
     for (let k = lo; k < hi; k++) {
       const i = packing.rowBars[k];
       const [x0, x1] = barX(f, i, now);
-      const dim = f.hlMode && !tl.highlight![i];
+      const dim = (f.hlMode && !tl.highlight![i]) || (!!f.match && !f.match[i]);
       ctx.globalAlpha = dim ? 0.3 : 1;
       const color = barColor(theme, tl, i);
       ctx.fillStyle = color;
@@ -191,6 +237,7 @@ export function drawVector(f: Frame, labels: LabelWidths): number {
       } else {
         ctx.fillRect(x0, y, w, barH);
       }
+      drawBarMark(ctx, tl.state[i], x0, y, w, barH, color); // hatch / dashed: states sharing a hue
       const gaps = tl.gaps?.get(i);
       if (gaps) {
         // retries: the idle time between attempts is cut out of the bar
@@ -204,11 +251,11 @@ export function drawVector(f: Frame, labels: LabelWidths): number {
           }
         }
       }
-      if (showLabels && w > 30) {
-        const tx = Math.max(x0, PAD_X) + 4;
+      if (labelled && w > 30) {
+        const tx = Math.max(x0, f.left) + 4;
         const avail = Math.min(x1, f.cssW - PAD_X) - tx - 3;
         if (avail > 12) {
-          const text = fitText(ctx, labelOf(tl, i), avail, labels.widths);
+          const text = barLabel(labelOf(tl, i), tl.mapIndex[i], grouped, avail, charPx);
           if (text) {
             ctx.fillStyle = badgeTextColor(color);
             ctx.fillText(text, tx, y + barH / 2);
@@ -265,6 +312,7 @@ export class Raster {
     const prioOf = new Uint8Array(N_STATES);
     for (let s = 0; s < N_STATES; s++) prioOf[s] = statePriority(s);
     const hl = f.hlMode ? tl.highlight : null;
+    const match = f.match ?? null;
     const start = tl.start;
     const end = tl.end;
     const stateArr = tl.state;
@@ -300,6 +348,10 @@ export class Raster {
           if (hl[i]) p += 16;
           else color = dimmed[st];
         }
+        if (match) {
+          if (match[i]) p += 32;
+          else color = dimmed[st];
+        }
         for (let y = y0; y < y1; y++) {
           const base = y * wd;
           for (let x = base + x0, xe = base + x1; x < xe; x++) {
@@ -316,7 +368,7 @@ export class Raster {
     ctx.save();
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.off!, Math.round(PAD_X * dpr), Math.round(AXIS_H * dpr));
+    ctx.drawImage(this.off!, Math.round(f.left * dpr), Math.round(AXIS_H * dpr));
     ctx.restore();
   }
 
@@ -333,7 +385,7 @@ export function drawOverlays(f: Frame, showNow: boolean, hover: number, selected
   const { ctx, theme, sc, now } = f;
   ctx.save();
   ctx.beginPath();
-  ctx.rect(0, AXIS_H, f.cssW, f.plotH + 4);
+  ctx.rect(f.left - PAD_X, AXIS_H, f.cssW - f.left + PAD_X, f.plotH + 4);
   ctx.clip();
   if (showNow && now >= sc.d0 && now <= sc.d1) {
     const x = Math.round(toPx(sc, now)) + 0.5;
@@ -367,19 +419,4 @@ export function drawOverlays(f: Frame, showNow: boolean, hover: number, selected
     }
   }
   ctx.restore();
-}
-
-/** Longest prefix of `text` (with ellipsis) that fits in `maxW` px; "" if nothing fits. */
-function fitText(ctx: CanvasRenderingContext2D, text: string, maxW: number, cache: Map<string, number>): string {
-  let full = cache.get(text);
-  if (full === undefined) {
-    full = ctx.measureText(text).width;
-    if (cache.size > 5000) cache.clear();
-    cache.set(text, full);
-  }
-  if (full <= maxW) return text;
-  // estimate from the average glyph width, then correct with a few measurements
-  let k = Math.floor((text.length * maxW) / full) - 1;
-  while (k >= 2 && ctx.measureText(text.slice(0, k) + "…").width > maxW) k--;
-  return k >= 2 ? text.slice(0, k) + "…" : "";
 }

@@ -1,4 +1,4 @@
-import { STATE_TYPES, badgeTextColor, stateIndex, stateLabel, stateColor } from "./states";
+import { STATE_TYPES, badgeTextColor, stateGlyph, stateIndex, stateLabel, stateColor } from "./states";
 import { formatDuration } from "./scale";
 import { HeaderData, formatCount, runCountsText, runDuration, safeUrl } from "./util";
 
@@ -22,13 +22,15 @@ export class Header {
   private message = el("div", "pw-message");
   private data: HeaderData | null = null;
   private dark = false;
+  /** the header's first line (badge, title, meta); the search box is appended to it */
+  readonly top = el("div", "pw-header-top");
 
   constructor(
     private onToggle: (state: string) => void,
     private onClear: () => void,
   ) {
     this.root = el("div", "pw-header");
-    const top = el("div", "pw-header-top");
+    const top = this.top;
     this.live.title = "Updating live";
     this.title.append(this.nameSlot, this.flow);
     const meta = el("div", "pw-meta");
@@ -48,6 +50,7 @@ export class Header {
     const color = st ? stateColor(st, dark) : "";
     this.badge.textContent = h.state_name || (st ? stateLabel(st) : "Unknown");
     this.badge.dataset.state = st || "UNKNOWN";
+    this.badge.dataset.glyph = stateGlyph(st || ""); // drawn by CSS ::before, not in the text
     this.badge.style.background = color || "var(--pw-muted)";
     this.badge.style.color = color ? badgeTextColor(color) : "#fff";
     // name (link only for http(s) URLs)

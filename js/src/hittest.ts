@@ -1,7 +1,8 @@
 /**
  * Spatial queries on a Packing: the bars of a row that intersect a time
  * window (binary search on start and on effective end, both monotone inside
- * a row), and hit testing of a point.
+ * a lane; a collapsed group's summary row searches the running maximum of its
+ * ends, `Packing.endMax`), and hit testing of a point.
  */
 import type { Packing } from "./pack";
 
@@ -27,12 +28,13 @@ export function rowWindow(p: Packing, b: Bars, r: number, t0: number, t1: number
   const rb = p.rowBars;
   const a = p.rowStart[r];
   const z = p.rowStart[r + 1];
-  // first bar whose effective end >= t0
+  // first bar whose effective end (running maximum, where rows may overlap) >= t0
+  const endMax = p.endMax;
   let lo = a;
   let hi = z;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (effEnd(b, rb[mid], now) < t0) lo = mid + 1;
+    if ((endMax ? endMax[mid] : effEnd(b, rb[mid], now)) < t0) lo = mid + 1;
     else hi = mid;
   }
   const first = lo;
@@ -62,7 +64,7 @@ export function hitTestRow(p: Packing, b: Bars, r: number, t: number, tol: numbe
     const s = b.start[i];
     const e = effEnd(b, i, now);
     const d = t < s ? s - t : t > e ? t - e : 0;
-    if (d < bestDist) {
+    if (d <= bestDist) { // ties: the later bar, drawn on top where a summary row overlaps
       bestDist = d;
       best = i;
     }

@@ -5,12 +5,15 @@
 import "./widget.css";
 import { DecodeError, Timeline, decodeTimeline, emptyTimeline } from "./decode";
 import { Details } from "./details";
-import { Gantt } from "./gantt";
+import { bindLayoutTrait, Gantt } from "./gantt";
 import { Header } from "./header";
 import { applyPatch, PatchMessage } from "./patch";
 import { STATE_TYPES } from "./states";
 import { readTheme, Theme } from "./theme";
 import { countStates, filterIndices, normalizeHeader, toggleFilter } from "./util";
+import { SearchBox, SearchController } from "./search";
+import { bindKeys, keyActions } from "./keys";
+import { Announcer, summaryLabel } from "./a11y";
 
 /** The subset of the anywidget model API used here. */
 export interface AnyModel {
@@ -30,6 +33,25 @@ export interface RenderProps {
 function applyThemeVars(el: HTMLElement, theme: Theme): void {
   el.classList.toggle("pw-dark", theme.dark);
   STATE_TYPES.forEach((s, i) => el.style.setProperty(`--pw-state-${s.toLowerCase()}`, theme.stateColors[i]));
+}
+
+/** The newest shape of the synced state this front end reads (the `format` trait). */
+export const SAVED_FORMAT = 2;
+
+/**
+ * Why a widget state of `format` cannot be read here, or null when it can. A state without
+ * `format` was saved before the trait existed (format 1): its timeline decodes as it is,
+ * the columns added since simply absent.
+ */
+export function savedFormatProblem(format: unknown): string | null {
+  if (format == null) return null;
+  if (!Number.isInteger(format) || (format as number) < 1) {
+    return `This widget's saved state has an unknown format (${JSON.stringify(format)}): run the cell again to redraw it.`;
+  }
+  if ((format as number) > SAVED_FORMAT) {
+    return `This widget was saved by a newer prefect-widgets (state format ${format}; this view reads formats up to ${SAVED_FORMAT}): run the cell again, or upgrade prefect-widgets.`;
+  }
+  return null;
 }
 
 function render({ model, el }: RenderProps): () => void {
@@ -73,7 +95,7 @@ function render({ model, el }: RenderProps): () => void {
     () => setFilter([]),
   );
 
-  const details = new Details(() => select(-1, false));
+  const details = new Details(() => select(-1, false), (i) => select(i, true));
 
   const gantt = new Gantt(theme, {
     onSelect: (i) => select(i, true),
@@ -86,15 +108,46 @@ function render({ model, el }: RenderProps): () => void {
   });
 
   el.replaceChildren(header.root, errorBox, gantt.root, details.root);
+  const unbindLayout = bindLayoutTrait(model, gantt);
+
+  // search (search.ts), keys (keys.ts) and the live region (a11y.ts)
+  const announcer = new Announcer();
+  const setSearch = (q: string) => {
+    model.set("search", q);
+    model.save_changes();
+    search.run();
+  };
+  const search = new SearchController(gantt, new SearchBox(setSearch), el, () => String(model.get("search") ?? ""));
+  header.top.append(search.box.root);
+  el.append(announcer.region);
+  el.setAttribute("role", "region");
+  const unbindKeys = bindKeys(el, keyActions({
+    get tl() { return gantt.tl; },
+    get selected() { return gantt.selected; },
+    layoutNow: () => gantt.layoutNow(),
+    nowOffset: () => gantt.nowOffset(),
+    revealBar: (i) => gantt.revealBar(i),
+    select: (i, open) => select(i, open),
+    stepMatch: (dir) => search.step(dir),
+    focusSearch: () => search.box.input.focus(),
+    clearSearch: () => {
+      if (!String(model.get("search") ?? "")) return false;
+      search.box.input.value = "";
+      setSearch("");
+      return true;
+    },
+  }));
 
   const tl = (): Timeline => gantt.tl;
 
   function select(i: number, fromClick: boolean): void {
     gantt.setSelected(i);
+    el.dataset.selected = String(i);
     if (model.get("selected_index") !== i) {
       model.set("selected_index", i);
       model.save_changes();
     }
+    search.showCount();
     if (i >= 0) {
       details.showLocal(tl(), i, theme.dark, Date.now(), fromClick);
       if (fromClick) model.send({ type: "details", index: i });
@@ -120,25 +173,30 @@ function render({ model, el }: RenderProps): () => void {
     const h = normalizeHeader(model.get("header"));
     const counts = Object.keys(h.counts).length ? h.counts : countStates(tl());
     header.update(h, counts, currentFilter(), theme.dark);
+    el.setAttribute("aria-label", summaryLabel(h.run_name, counts));
     showErrors();
   }
 
   function syncTimeline(): void {
-    let t: Timeline;
-    try {
-      t = decodeTimeline(model.get("timeline"));
-      localError = null;
-    } catch (e) {
-      t = emptyTimeline();
-      localError = `Could not decode the timeline: ${e instanceof DecodeError ? e.message : String(e)}`;
+    let t = emptyTimeline();
+    localError = savedFormatProblem(model.get("format")); // a newer saved widget: say why
+    if (!localError) {
+      try {
+        t = decodeTimeline(model.get("timeline"));
+      } catch (e) {
+        localError = `Could not decode the timeline: ${e instanceof DecodeError ? e.message : String(e)}`;
+      }
     }
     gantt.setTimeline(t);
+    announcer.observe(t, true);
+    search.dataChanged(model.get("timeline"));
     syncSelected(true);
     syncHeader();
   }
 
   function syncFilter(): void {
     gantt.setFilter(filterIndices(model.get("state_filter")));
+    search.run();
     syncHeader();
   }
 
@@ -147,6 +205,7 @@ function render({ model, el }: RenderProps): () => void {
     const v = Number(model.get("selected_index"));
     const i = Number.isInteger(v) && v >= 0 && v < tl().n ? v : -1;
     gantt.setSelected(i);
+    el.dataset.selected = String(i);
     if (i >= 0) {
       const changed = details.index !== i;
       if (refresh || changed) details.showLocal(tl(), i, theme.dark, Date.now(), false);
@@ -159,6 +218,7 @@ function render({ model, el }: RenderProps): () => void {
   listen("change:state_filter", syncFilter);
   listen("change:selected_index", () => syncSelected());
   listen("change:details", showDetails);
+  listen("change:search", () => search.run());
   listen("msg:custom", (msg: Record<string, unknown>, buffers?: unknown[]) => {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "patch") {
@@ -169,6 +229,8 @@ function render({ model, el }: RenderProps): () => void {
         localError = `Could not apply a live update: ${e instanceof Error ? e.message : String(e)}`;
       }
       gantt.invalidateData(); // repack + redraw on the next animation frame
+      announcer.observe(tl());
+      search.dataChanged();
       if (details.index >= 0) details.showLocal(tl(), details.index, theme.dark, Date.now(), false);
       if (!Object.keys(normalizeHeader(model.get("header")).counts).length || localError) syncHeader();
     }
@@ -235,6 +297,11 @@ function render({ model, el }: RenderProps): () => void {
     mq?.removeEventListener?.("change", refreshTheme);
     themeTimers.forEach(clearTimeout);
     for (const [ev, cb] of listeners) model.off(ev, cb);
+    unbindLayout();
+    unbindKeys();
+    announcer.destroy();
+    el.removeAttribute("aria-label");
+    el.removeAttribute("role");
     gantt.destroy();
     el.replaceChildren();
     el.classList.remove("pw-widget", "pw-dark");
@@ -242,6 +309,7 @@ function render({ model, el }: RenderProps): () => void {
     delete el.dataset.bars;
     delete el.dataset.gaps;
     delete el.dataset.drawMs;
+    delete el.dataset.selected;
   };
 }
 

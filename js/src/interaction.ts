@@ -169,9 +169,9 @@ export function bindInteraction(host: InteractionHost): () => void {
   };
 }
 
-/** The tooltip of bar i next to the pointer at (x, y), kept inside the canvas. */
+/** The tooltip of bar i next to the pointer at (x, y), kept inside the widget root. */
 export function showTooltip(host: InteractionHost, i: number, x: number, y: number): void {
-  const { tl, cssW, cssH } = host.geometry();
+  const { tl } = host.geometry();
   const tt = host.tooltip;
   const s = tl.start[i];
   const e = tl.end[i];
@@ -205,14 +205,30 @@ export function showTooltip(host: InteractionHost, i: number, x: number, y: numb
     tt.append(row);
   }
   tt.hidden = false;
+  placeTooltip(tt, host.canvas, x, y);
+}
+
+/** Put the tooltip beside the pointer (x, y: css px in the canvas) in the widget root
+ * (`.pw-widget`, where it escapes the timeline's clipping): right of and below the pointer,
+ * flipped to the other side where it would cross the root's edge, then clamped inside it. */
+export function placeTooltip(tt: HTMLElement, canvas: HTMLElement, x: number, y: number): void {
+  const root = (canvas.closest(".pw-widget") as HTMLElement | null) ?? canvas.parentElement;
+  if (!root) return;
+  if (tt.parentElement !== root) root.append(tt);
+  const frame = root.getBoundingClientRect();
+  const c = canvas.getBoundingClientRect();
+  const px = c.left - frame.left - root.clientLeft + x;
+  const py = c.top - frame.top - root.clientTop + y;
   const w = tt.offsetWidth;
   const h = tt.offsetHeight;
-  let left = x + 14;
-  if (left + w > cssW) left = Math.max(0, x - w - 14);
-  let top = y + 14;
-  if (top + h > cssH) top = Math.max(0, y - h - 10);
-  tt.style.left = `${left}px`;
-  tt.style.top = `${top}px`;
+  const W = root.clientWidth;
+  const H = root.clientHeight;
+  let left = px + 14;
+  if (left + w > W) left = px - w - 14;
+  let top = py + 14;
+  if (top + h > H) top = py - h - 10;
+  tt.style.left = `${Math.max(0, Math.min(left, W - w))}px`;
+  tt.style.top = `${Math.max(0, Math.min(top, H - h))}px`;
 }
 
 export function hideTooltip(tooltip: HTMLDivElement): void {

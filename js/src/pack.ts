@@ -9,7 +9,9 @@
  *
  * Invariant of the result: inside a row, bars are sorted by start AND by
  * effective end (each bar starts after the previous one ended), which is what
- * makes binary search per row possible.
+ * makes binary search per row possible. (`firstFit` and `rowIndex` also build the
+ * lanes of the grouped layout, `layout.ts`; its collapsed summary rows break the
+ * invariant and carry `endMax` instead.)
  */
 
 export interface Packing {
@@ -23,6 +25,12 @@ export interface Packing {
   rowBars: Int32Array;
   /** number of placed bars */
   placed: number;
+  /**
+   * Running maximum of the effective end along `rowBars` inside each row (+Infinity from an
+   * open bar on), present when some row holds overlapping bars (a collapsed group's summary
+   * lane): `rowWindow` then searches it instead of the bars' own ends.
+   */
+  endMax?: Float32Array;
 }
 
 export const EMPTY_PACKING: Packing = {
@@ -143,41 +151,60 @@ export function sortByStart(start: Float32Array, n: number, visible?: Uint8Array
 /** 2^21: (32-bit key) * 2^21 + index stays below 2^53. */
 const INDEX_LIMIT = 2 ** 21;
 
+/** The time a bar keeps its lane busy: its end, +Infinity while open, a sliver when zero-length. */
+function busyUntil(s: number, e: number): number {
+  if (e !== e) return Infinity;
+  if (e > s) return e;
+  // zero-length bars still take a sliver of time so that two instantaneous
+  // bars at the same instant do not share a row
+  return s + Math.max(1e-3, Math.abs(s) * 1e-9);
+}
+
+/** Reusable heaps of `firstFit` (busy lanes by end time, free lanes by number). */
+export class LaneHeaps {
+  readonly busy = new MinHeap(256);
+  readonly free = new MinHeap(256);
+  reset(): void {
+    this.busy.size = 0;
+    this.free.size = 0;
+  }
+}
+
 /**
- * Pack bars into rows (first fit by start time).
- * A bar whose end is NaN (not ended) occupies its row forever.
+ * First-fit lanes for `order` (bar indices sorted by start): each bar goes to the lowest
+ * lane free at its start; writes `rowOf[i] = base + lane` and returns the lanes used.
  */
-export function packRows(
+export function firstFit(
+  order: Int32Array,
   start: Float32Array,
   end: Float32Array,
-  n: number,
-  visible?: Uint8Array | null,
-): Packing {
-  const order = sortByStart(start, n, visible);
-  const m = order.length;
-  const rowOf = new Int32Array(n).fill(-1);
-  const busy = new MinHeap(256); // key: end time, val: row
-  const free = new MinHeap(256); // key: row, val: row
-  let rows = 0;
-  for (let j = 0; j < m; j++) {
+  rowOf: Int32Array,
+  base = 0,
+  heaps = new LaneHeaps(),
+): number {
+  heaps.reset();
+  const { busy, free } = heaps;
+  let lanes = 0;
+  for (let j = 0; j < order.length; j++) {
     const i = order[j];
     const s = start[i];
     while (busy.size && busy.peekKey() <= s) {
       const r = busy.pop();
       free.push(r, r);
     }
-    const r = free.size ? free.pop() : rows++;
-    rowOf[i] = r;
-    const e = end[i];
-    let eff: number;
-    if (e !== e) eff = Infinity;
-    else if (e > s) eff = e;
-    // zero-length bars still take a sliver of time so that two instantaneous
-    // bars at the same instant do not share a row
-    else eff = s + Math.max(1e-3, Math.abs(s) * 1e-9);
-    busy.push(eff, r);
+    const r = free.size ? free.pop() : lanes++;
+    rowOf[i] = base + r;
+    busy.push(busyUntil(s, end[i]), r);
   }
-  // CSR by row, preserving start order inside each row
+  return lanes;
+}
+
+/**
+ * The CSR index of placed bars: `order` lists them so that the bars of each row come in
+ * start order (any interleaving of rows).
+ */
+export function rowIndex(rows: number, rowOf: Int32Array, order: Int32Array): Pick<Packing, "rowStart" | "rowBars"> {
+  const m = order.length;
   const rowStart = new Int32Array(rows + 1);
   for (let j = 0; j < m; j++) rowStart[rowOf[order[j]] + 1]++;
   for (let r = 0; r < rows; r++) rowStart[r + 1] += rowStart[r];
@@ -187,5 +214,37 @@ export function packRows(
     const i = order[j];
     rowBars[fillPos[rowOf[i]]++] = i;
   }
-  return { rows, rowOf, rowStart, rowBars, placed: m };
+  return { rowStart, rowBars };
+}
+
+/** `Packing.endMax` of a row index: the running maximum of effective ends inside each row. */
+export function runningEndMax(p: Pick<Packing, "rows" | "rowStart" | "rowBars">, start: Float32Array, end: Float32Array): Float32Array {
+  const out = new Float32Array(p.rowBars.length);
+  for (let r = 0; r < p.rows; r++) {
+    let mx = -Infinity;
+    for (let k = p.rowStart[r]; k < p.rowStart[r + 1]; k++) {
+      const i = p.rowBars[k];
+      const e = end[i];
+      const v = e !== e ? Infinity : e > start[i] ? e : start[i];
+      if (v > mx) mx = v;
+      out[k] = mx;
+    }
+  }
+  return out;
+}
+
+/**
+ * Pack bars into rows (first fit by start time).
+ * A bar whose end is NaN (not ended) occupies its row forever.
+ */
+export function packRows(
+  start: Float32Array,
+  end: Float32Array,
+  n: number,
+  visible?: Uint8Array | null,
+  order: Int32Array = sortByStart(start, n, visible),
+): Packing {
+  const rowOf = new Int32Array(n).fill(-1);
+  const rows = firstFit(order, start, end, rowOf);
+  return { rows, rowOf, ...rowIndex(rows, rowOf, order), placed: order.length };
 }

@@ -3,7 +3,9 @@
  * [index Int32, start Float32, end Float32, state Uint8, key Int32,
  *  map_index Int32, run_count Uint16] and optionally [kind Uint8] (1 = subflow run). Rows with index >= the current n are
  * appended, the others updated in place. Integer widths are inferred like in
- * decode.ts (1/2/4 bytes per element).
+ * decode.ts (1/2/4 bytes per element). With `edges: {mode, count}` in the message the
+ * last three buffers are dependency edges [edge_from, edge_to, edge_flags]: "add"
+ * appends them, "replace" makes them the timeline's only edges.
  */
 import { BufferLike, DecodeError, Timeline, decodeFloat32, decodeIntInto, toBytes } from "./decode";
 
@@ -12,6 +14,7 @@ export interface PatchMessage {
   n?: number;
   keys?: unknown[];
   t0?: number;
+  edges?: { mode?: string; count?: number } | null;
 }
 
 export interface PatchResult {
@@ -21,6 +24,8 @@ export interface PatchResult {
   updated: number;
   /** true when t0 changed and existing offsets were rebased */
   rebased: boolean;
+  /** edges added (or, with mode "replace", now held) */
+  edges: number;
 }
 
 function grow<T extends Float32Array | Uint8Array | Int32Array | Uint16Array>(a: T, cap: number, fill: number): T {
@@ -45,13 +50,38 @@ export function ensureCapacity(tl: Timeline, n: number): void {
   if (tl.kind) tl.kind = grow(tl.kind, cap, 0);
 }
 
+/** Add (or, `replace`, set) the edges of a patch: buffers [from, to, flags] of `count`. */
+export function applyEdges(tl: Timeline, count: number, buffers: readonly BufferLike[], replace: boolean): number {
+  if (!Number.isInteger(count) || count < 0) throw new DecodeError(`patch.edges.count must be a non-negative integer, got ${String(count)}`);
+  const from = decodeIntInto(buffers[0], count, new Int32Array(count), false, -1, "patch.edge_from");
+  const to = decodeIntInto(buffers[1], count, new Int32Array(count), false, -1, "patch.edge_to");
+  const flags = decodeIntInto(buffers[2], count, new Uint8Array(count), false, 0, "patch.edge_flags");
+  const base = replace ? 0 : tl.edgeCount ?? 0;
+  const need = base + count;
+  const have = tl.edgeFrom?.length ?? 0;
+  if (!tl.edgeFrom || !tl.edgeTo || !tl.edgeFlags || have < need) {
+    const cap = Math.max(need, Math.ceil(have * 1.5), 64);
+    tl.edgeFrom = grow(tl.edgeFrom ?? new Int32Array(0), cap, -1);
+    tl.edgeTo = grow(tl.edgeTo ?? new Int32Array(0), cap, -1);
+    tl.edgeFlags = grow(tl.edgeFlags ?? new Uint8Array(0), cap, 0);
+  }
+  tl.edgeFrom.set(from, base);
+  tl.edgeTo.set(to, base);
+  tl.edgeFlags.set(flags, base);
+  tl.edgeCount = need;
+  tl.edgeVersion = (tl.edgeVersion ?? 0) + 1;
+  return count;
+}
+
 /**
  * Apply a patch to `tl` in place. Invalid indices (negative) are ignored.
  * If `msg.t0` differs from `tl.t0`, existing offsets are rebased so that
  * every row stays at the same absolute time.
  */
 export function applyPatch(tl: Timeline, msg: PatchMessage, buffers: readonly BufferLike[]): PatchResult {
-  if (!buffers || buffers.length < 7) throw new DecodeError(`patch needs 7 buffers, got ${buffers ? buffers.length : 0}`);
+  const edges = msg.edges && typeof msg.edges === "object" ? msg.edges : null;
+  const rowBuffers = edges ? buffers.length - 3 : buffers?.length ?? 0;
+  if (!buffers || rowBuffers < 7) throw new DecodeError(`patch needs ${edges ? 10 : 7} buffers, got ${buffers ? buffers.length : 0}`);
   const idxBytes = toBytes(buffers[0]);
   const m = idxBytes ? idxBytes.byteLength / 4 : 0;
   if (!Number.isInteger(m)) throw new DecodeError("patch index buffer is not Int32");
@@ -62,7 +92,7 @@ export function applyPatch(tl: Timeline, msg: PatchMessage, buffers: readonly Bu
   const key = decodeIntInto(buffers[4], m, new Int32Array(m), true, -1, "patch.key");
   const mapIndex = decodeIntInto(buffers[5], m, new Int32Array(m), true, -1, "patch.map_index");
   const runCount = decodeIntInto(buffers[6], m, new Uint16Array(m), false, 0, "patch.run_count");
-  const kind = buffers.length > 7 && buffers[7] != null
+  const kind = rowBuffers > 7 && buffers[7] != null
     ? decodeIntInto(buffers[7], m, new Uint8Array(m), false, 0, "patch.kind")
     : null;
 
@@ -105,5 +135,6 @@ export function applyPatch(tl: Timeline, msg: PatchMessage, buffers: readonly Bu
     if (kind && tl.kind) tl.kind[i] = kind[j];
   }
   tl.n = newN;
-  return { appended, updated, rebased };
+  const added = edges ? applyEdges(tl, Number(edges.count ?? 0), buffers.slice(rowBuffers), edges.mode === "replace") : 0;
+  return { appended, updated, rebased, edges: added };
 }

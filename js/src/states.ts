@@ -40,31 +40,57 @@ export function stateLabel(state: number | string): string {
   return name.charAt(0) + name.slice(1).toLowerCase();
 }
 
-/** Light-theme palette, after Prefect's UI state colours (600 shades). */
+/**
+ * Light-theme palette: the package's one palette, `STATE_COLORS` in
+ * prefect_widgets/states.py (tests/test_contrast.py checks the two are equal and that
+ * every badge and bar label reaches WCAG AA, 4.5:1, with `badgeTextColor`).
+ */
 export const LIGHT_PALETTE: Readonly<Record<StateType, string>> = {
-  SCHEDULED: "#E08504", // amber
-  PENDING: "#D4A20B", // yellow/amber (lighter than scheduled)
-  RUNNING: "#1860F2", // blue
-  COMPLETED: "#219D4B", // green
-  FAILED: "#DE0529", // red
-  CANCELLED: "#6B7280", // grey
-  CRASHED: "#B4141F", // dark red
-  PAUSED: "#7E57C2", // purple: distinct from everything else
-  CANCELLING: "#94A3B8", // light slate grey
+  SCHEDULED: "#d97706", // amber
+  PENDING: "#a16207", // darker, yellower amber
+  RUNNING: "#2563eb", // blue
+  COMPLETED: "#15803d", // green
+  FAILED: "#dc2626", // red
+  CANCELLED: "#4b5563", // grey
+  CRASHED: "#991b1b", // dark red
+  PAUSED: "#7c3aed", // purple
+  CANCELLING: "#6b7280", // lighter grey
 };
 
-/** Dark-theme palette: same hues, lifted so they read on dark backgrounds. */
+/** Dark-theme palette (`STATE_COLORS_DARK`): same hues, lifted so they read on dark backgrounds. */
 export const DARK_PALETTE: Readonly<Record<StateType, string>> = {
-  SCHEDULED: "#F0A53A",
-  PENDING: "#E8C547",
-  RUNNING: "#4C8DF6",
-  COMPLETED: "#3FB96A",
-  FAILED: "#F5455C",
-  CANCELLED: "#9CA3AF",
-  CRASHED: "#FF6B6B",
-  PAUSED: "#B39DDB",
-  CANCELLING: "#CBD5E1",
+  SCHEDULED: "#f59e0b",
+  PENDING: "#d97706",
+  RUNNING: "#4f8ff7",
+  COMPLETED: "#22c55e",
+  FAILED: "#f05252",
+  CANCELLED: "#7d8696",
+  CRASHED: "#f87171",
+  PAUSED: "#a78bfa",
+  CANCELLING: "#9ca3af",
 };
+
+/**
+ * A glyph per state, shown beside the state's name (badges, chips), so states that
+ * share a hue differ without colour: `STATE_GLYPHS` in prefect_widgets/states.py.
+ */
+export const STATE_GLYPHS: Readonly<Record<StateType, string>> = {
+  SCHEDULED: "\u25f7",
+  PENDING: "\u2026",
+  RUNNING: "\u25b8",
+  COMPLETED: "\u2713",
+  FAILED: "\u2715",
+  CANCELLED: "\u2298",
+  CRASHED: "\u21af",
+  PAUSED: "\u2016",
+  CANCELLING: "\u2296",
+};
+
+/** Glyph of a state (index or name); unknown -> "?". */
+export function stateGlyph(state: number | string): string {
+  const name = typeof state === "number" ? STATE_TYPES[state] : STATE_TYPES[stateIndex(state)];
+  return name ? STATE_GLYPHS[name] : "?";
+}
 
 export function palette(dark: boolean): Readonly<Record<StateType, string>> {
   return dark ? DARK_PALETTE : LIGHT_PALETTE;

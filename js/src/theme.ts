@@ -53,7 +53,7 @@ export function readTheme(el: Element): Theme {
   const muted = cssVar(st, ["--jp-ui-font-color2", "--vscode-descriptionForeground"]) || (dark ? "#a0a0a0" : "#616161");
   const border = cssVar(st, ["--jp-border-color1", "--vscode-panel-border"]) || (dark ? "#4a4a4a" : "#bdbdbd");
   const grid = cssVar(st, ["--jp-border-color2", "--jp-layout-color2"]) || (dark ? "#333333" : "#e0e0e0");
-  const accent = cssVar(st, ["--jp-brand-color1", "--vscode-focusBorder"]) || (dark ? "#64b5f6" : "#1976d2");
+  const accent = cssVar(st, ["--jp-brand-color1", "--vscode-focusBorder"]) || (dark ? "#64b5f6" : "#1565c0");
   const font =
     cssVar(st, ["--jp-ui-font-family", "--vscode-font-family"]) ||
     "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";

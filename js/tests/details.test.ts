@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Timeline } from "../src/decode";
-import { Details, cleanHtml, normalizeDetails } from "../src/details";
+import { Details, cleanHtml, copyText, normalizeDetails } from "../src/details";
 import { stateIndex } from "../src/states";
 
 /** One failed task run, 2 s long, run 3 times. */
@@ -51,8 +51,8 @@ const FAILED = {
   problems: [],
 };
 
-function shown(raw: unknown): Details {
-  const details = new Details(() => undefined);
+function shown(raw: unknown, onSelect: (i: number) => void = () => undefined): Details {
+  const details = new Details(() => undefined, onSelect);
   document.body.append(details.root);
   details.showLocal(timeline(), 0, false, Date.now(), true);
   details.showDetails(raw, false);
@@ -138,5 +138,135 @@ describe("cleanHtml", () => {
     expect(box.querySelector("a")?.hasAttribute("href")).toBe(false);
     const images = [...box.querySelectorAll("img")].map((i) => i.getAttribute("src"));
     expect(images).toEqual([null, "data:image/png;base64,AA=="]);
+  });
+});
+
+const TRACEBACK = 'Traceback (most recent call last):\n  File "/work/etl/samples.py", line 12, in check_row\nValueError: boom';
+
+/** The same failed task run with what the explorer adds: logs, links, inputs, a link. */
+const FULL = {
+  ...FAILED,
+  failure: { ...FAILED.failure, text: TRACEBACK },
+  fields: [...FAILED.fields, ["Retry policy", "up to 2 retries, 1.0s apart"]],
+  logs: [
+    { t_ms: Date.UTC(2026, 0, 1), level: "DEBUG", levelno: 10, message: "connecting" },
+    { t_ms: Date.UTC(2026, 0, 1, 0, 0, 1), level: "INFO", levelno: 20, message: "parsing 3 rows" },
+    { t_ms: Date.UTC(2026, 0, 1, 0, 0, 2), level: "ERROR", levelno: 40, message: "Task run failed\n" + TRACEBACK },
+  ],
+  logs_more: 0,
+  logs_older: false,
+  upstream: [{ index: 3, label: "load_rows", state_type: "COMPLETED", via: "rows" }, { index: -1, label: "0199-elsewhere", state_type: "", via: "wait_for" }],
+  upstream_more: 0,
+  downstream: [{ index: 7, label: "write[2]", state_type: "PENDING", via: "" }],
+  downstream_more: 4,
+  inputs: [["limit", "constant"]],
+  inputs_more: 0,
+  result: null,
+  ui_url: "http://127.0.0.1:4200/runs/task-run/0195",
+};
+
+describe("Details panel: the explorer's parts", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllGlobals();
+  });
+
+  it("lists the logs and filters them by level, keeping the level from row to row", () => {
+    const details = shown(FULL);
+    const lines = () => [...details.root.querySelectorAll<HTMLElement>(".pw-log-line")];
+    expect(lines().map((l) => l.dataset.level)).toEqual(["DEBUG", "INFO", "ERROR"]);
+    const select = details.root.querySelector("select.pw-log-filter") as HTMLSelectElement;
+    select.value = "30";
+    select.dispatchEvent(new Event("change"));
+    expect(lines().map((l) => l.hidden)).toEqual([true, true, false]);
+    expect(details.root.querySelector(".pw-log-bar")?.textContent).toContain("1 of 3 lines");
+    details.showDetails({ ...FULL }, false); // the same row again (or the next one)
+    expect((details.root.querySelector("select.pw-log-filter") as HTMLSelectElement).value).toBe("30");
+    expect(lines().map((l) => l.hidden)).toEqual([true, true, false]);
+  });
+
+  it("folds a multi-line log message behind its first line", () => {
+    const error = shown(FULL).root.querySelectorAll(".pw-log-line")[2];
+    const fold = error.querySelector("details.pw-log-fold") as HTMLDetailsElement;
+    expect(fold.open).toBe(false);
+    expect(fold.querySelector("summary")?.firstChild?.textContent).toBe("Task run failed");
+    expect(fold.querySelector("pre")?.textContent).toBe(TRACEBACK);
+    expect(fold.querySelector("button.pw-copy")).not.toBeNull();
+  });
+
+  it("copies the whole traceback with the Clipboard API", async () => {
+    const writeText = vi.fn(async () => undefined);
+    vi.stubGlobal("navigator", { clipboard: { writeText } });
+    const button = shown(FULL).root.querySelector(".pw-details-error button.pw-copy") as HTMLButtonElement;
+    expect(button.textContent).toBe("Copy traceback");
+    button.click();
+    await vi.waitFor(() => expect(button.dataset.copied).toBe("1"));
+    expect(writeText).toHaveBeenCalledWith(TRACEBACK);
+    expect(button.textContent).toBe("Copied");
+  });
+
+  it("falls back to a selected textarea where the Clipboard API is refused", async () => {
+    vi.stubGlobal("navigator", { clipboard: { writeText: () => Promise.reject(new Error("denied")) } });
+    const copied: string[] = [];
+    const exec = vi.fn(() => {
+      const area = document.activeElement instanceof HTMLTextAreaElement ? document.activeElement : document.querySelector("textarea");
+      copied.push(area?.value ?? "");
+      return true;
+    });
+    Object.defineProperty(document, "execCommand", { value: exec, configurable: true });
+    expect(await copyText("line 1\nline 2", document.body)).toBe(true);
+    expect(exec).toHaveBeenCalledWith("copy");
+    expect(copied).toEqual(["line 1\nline 2"]);
+    expect(document.querySelector("textarea")).toBeNull(); // cleaned up
+  });
+
+  it("selects a linked run on click; a run outside the timeline is not a button to press", () => {
+    const picked: number[] = [];
+    const root = shown(FULL, (i) => picked.push(i)).root;
+    const [load, elsewhere] = [...root.querySelectorAll<HTMLButtonElement>(".pw-details-section button.pw-link")];
+    expect(load.textContent).toContain("load_rows");
+    expect(load.textContent).toContain("rows");
+    load.click();
+    elsewhere.click();
+    expect(elsewhere.disabled).toBe(true);
+    const titles = [...root.querySelectorAll(".pw-details-section-title")].map((t) => t.firstChild?.textContent);
+    expect(titles).toEqual(["Error", "Logs", "Upstream", "Downstream", "Inputs", "States", "Artifacts"]);
+    (root.querySelector('button.pw-link[data-index="7"]') as HTMLButtonElement).click();
+    expect(picked).toEqual([3, 7]);
+    expect(root.textContent).toContain("… 4 more");
+  });
+
+  it("shows each field once and leaves out parts without data", () => {
+    const root = shown({ ...FULL, failure: null, logs: [], upstream: [], downstream: [], inputs: [], artifacts: [], states: [], ui_url: "" }).root;
+    const labels = [...root.querySelectorAll(".pw-details-list dt")].map((e) => e.textContent);
+    expect(labels).toEqual(["Kind", "State", "Start", "End", "Duration", "Retries", "Name", "Task run id", "Retry policy"]);
+    expect(root.querySelectorAll(".pw-details-section").length).toBe(0);
+    expect((root.querySelector("a.pw-details-ui") as HTMLElement).hidden).toBe(true);
+  });
+
+  it("links to Prefect's UI only over http(s), and shows a result as text", () => {
+    const details = shown({ ...FULL, result: { text: '{\n  "rows": 3\n}' } });
+    const link = details.root.querySelector("a.pw-details-ui") as HTMLAnchorElement;
+    expect(link.hidden).toBe(false);
+    expect(link.getAttribute("href")).toBe(FULL.ui_url);
+    expect(link.rel).toBe("noopener noreferrer");
+    expect(details.root.querySelector("pre.pw-details-result")?.textContent).toBe('{\n  "rows": 3\n}');
+    details.showDetails({ ...FULL, ui_url: "javascript:alert(1)", result: { note: "pickled: not loaded" } }, false);
+    expect(link.hidden).toBe(true);
+    expect(link.hasAttribute("href")).toBe(false);
+    expect(details.root.textContent).toContain("pickled: not loaded");
+  });
+
+  it("keeps hostile text in logs, links, inputs and results as text", () => {
+    const evil = '<img src=x onerror="globalThis.pwned=1">';
+    const root = shown({
+      ...FULL,
+      logs: [{ t_ms: 0, level: "INFO", levelno: 20, message: evil }, { t_ms: 0, level: "ERROR", levelno: 40, message: `${evil}\n${evil}` }],
+      upstream: [{ index: 1, label: evil, state_type: "FAILED", via: evil }],
+      inputs: [[evil, evil]],
+      result: { text: evil },
+    }).root;
+    expect(root.querySelector("img")).toBeNull();
+    expect(root.textContent?.split(evil).length).toBeGreaterThanOrEqual(7);
   });
 });

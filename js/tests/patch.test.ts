@@ -43,7 +43,7 @@ describe("applyPatch", () => {
       { i: 2, s: 150, e: NaN, st: 2, k: 1, m: 0, rc: 1 },
       { i: 3, s: NaN, e: NaN, st: 1, k: 1, m: 1, rc: 0 },
     ]));
-    expect(res).toEqual({ appended: 2, updated: 1, rebased: false });
+    expect(res).toEqual({ appended: 2, updated: 1, rebased: false, edges: 0 });
     expect(tl.n).toBe(4);
     expect(tl.end[1]).toBe(180);
     expect(tl.state[1]).toBe(3);
@@ -158,7 +158,7 @@ describe("Python encoder fixture (js/tests/fixtures/encoded.json)", () => {
   it("applies what encode_patch wrote", () => {
     const tl = decodeTimeline(raw);
     const res = applyPatch(tl, fx.patch.msg, fx.patch.buffers.map(b64));
-    expect(res).toEqual({ appended: 1, updated: 1, rebased: false });
+    expect(res).toEqual({ appended: 1, updated: 1, rebased: false, edges: 0 });
     expect(tl.n).toBe(6);
     expect([tl.start[2], tl.end[2], tl.state[2]]).toEqual([2000, 4500, 3]);
     expect(labelOf(tl, 5)).toBe("\u2937 cleanup"); // patched in as a subflow run

@@ -119,7 +119,7 @@ describe("state colour table", () => {
       it("picks readable badge text for every state", () => {
         for (const s of STATE_TYPES) {
           const text = badgeTextColor(pal[s]);
-          expect(contrastRatio(parseColor(text)!, parseColor(pal[s])!), s).toBeGreaterThanOrEqual(3.5);
+          expect(contrastRatio(parseColor(text)!, parseColor(pal[s])!), s).toBeGreaterThanOrEqual(4.5);
         }
       });
     });

@@ -14,8 +14,9 @@ Times are `datetime64[ns, UTC]`, spans `timedelta64[ns]`. A task run still runni
 until `until` (default: the flow run's end, or now while it runs).
 
 One concern per module: `_time` (shared epoch-nanosecond and frame helpers), `attempts`,
-`critical_path`, `stats` (per-task statistics, concurrency) and `runs` (summaries and
-comparisons across runs). This package re-exports their names.
+`paths` (the critical path), `dependencies` (recorded and inferred edges), `stats`
+(per-task statistics, concurrency) and `runs` (summaries and comparisons across runs).
+This package re-exports their names.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from ._time import _run_until as _run_until
 from .attempts import ATTEMPT_COLUMNS as ATTEMPT_COLUMNS
 from .attempts import RETRY_STATE_NAMES as RETRY_STATE_NAMES
 from .attempts import attempts_frame, attempts_from_frame, split_attempts
+from .dependencies import EDGE_COLUMNS as EDGE_COLUMNS
+from .dependencies import dependency_edges, dependency_edges_from_frame
 from .paths import CRITICAL_PATH_COLUMNS as CRITICAL_PATH_COLUMNS
 from .paths import critical_path, critical_path_from_frame
 from .runs import COMPARED as COMPARED
@@ -39,7 +42,8 @@ from .stats import concurrency, concurrency_from_frame, task_stats, task_stats_f
 
 __all__ = [
     "DependencyCycle", "attempts_frame", "attempts_from_frame", "split_attempts",
-    "critical_path", "critical_path_from_frame", "task_stats", "task_stats_from_frame",
+    "critical_path", "critical_path_from_frame", "dependency_edges",
+    "dependency_edges_from_frame", "task_stats", "task_stats_from_frame",
     "concurrency", "concurrency_from_frame", "runs_summary", "compare_runs", "compare_stats",
 ]
 

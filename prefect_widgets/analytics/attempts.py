@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from prefect_widgets.dtypes import TEXT
 from prefect_widgets.records import SPAN, STATE_DTYPE, TIME, state_dtype, states_from_json
 from prefect_widgets.rundata import RunData
 from prefect_widgets.states import State
@@ -27,9 +28,9 @@ if TYPE_CHECKING:
 RETRY_STATE_NAMES = frozenset({"Retrying", "AwaitingRetry"})
 
 ATTEMPT_COLUMNS = {
-    "task_run_id": "str", "name": "str", "task_name": "str", "attempt": "Int64",
+    "task_run_id": TEXT, "name": TEXT, "task_name": TEXT, "attempt": "Int64",
     "start": TIME, "end": TIME, "duration": SPAN, "state_type": STATE_DTYPE,
-    "state_name": "category", "message": "str", "queued": SPAN, "retry_wait": SPAN,
+    "state_name": "category", "message": TEXT, "queued": SPAN, "retry_wait": SPAN,
 }
 
 

@@ -3,6 +3,8 @@
 `critical_path_from_frame` orders the task-run graph (`upstream_task_run_ids`) with Kahn's
 algorithm in linear time and walks back from the task run that ends last; a dependency
 cycle raises `DependencyCycle` naming its task runs. `critical_path` is the view's twin.
+With `inferred=True` the call order (`dependencies.inferred_upstreams_from_frame`) counts
+as edges too, and the result's `inferred` column marks the steps reached through one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from prefect_widgets.dtypes import TEXT
 from prefect_widgets.errors import DependencyCycle
 from prefect_widgets.records import SPAN, STATE_DTYPE, TIME, state_dtype
 
@@ -27,12 +30,13 @@ from ._time import (
     _spans,
     _times,
 )
+from .dependencies import edge_rows
 
 if TYPE_CHECKING:
     from prefect_widgets.views import FlowRunView
 
 CRITICAL_PATH_COLUMNS = {
-    "task_run_id": "str", "name": "str", "task_name": "str", "state_type": STATE_DTYPE,
+    "task_run_id": TEXT, "name": TEXT, "task_name": TEXT, "state_type": STATE_DTYPE,
     "start": TIME, "end": TIME, "duration": SPAN, "wait_before": SPAN,
 }
 
@@ -52,7 +56,7 @@ def _find_cycle(preds: list[list[int]], left: np.ndarray) -> list[int]:
 
 
 def critical_path_from_frame(frame: pd.DataFrame, *, until: Any = None,
-                             run_start: Any = None) -> pd.DataFrame:
+                             run_start: Any = None, inferred: bool = False) -> pd.DataFrame:
     """The longest time-weighted dependency chain ending at the task run that ends last.
 
     Nodes are the frame's rows, edges its `upstream_task_run_ids` (ids outside the frame are
@@ -61,7 +65,9 @@ def critical_path_from_frame(frame: pd.DataFrame, *, until: Any = None,
     NaT. `wait_before` is the gap since the previous step ended (for the first step, since
     `run_start` if given). When the frame has no dependency edges at all (e.g. a mapped
     run), the path is the single longest task run. Linear time (Kahn's algorithm over
-    V + E); a cycle raises `DependencyCycle` naming its task runs.
+    V + E); a cycle raises `DependencyCycle` naming its task runs. `inferred=True` adds the
+    inferred call-order edges and an `inferred` column: True where the step was reached
+    from the previous one through an inferred edge (never recorded by Prefect).
     """
     _require(frame, ("name", "task_name", "start_time", "end_time", "upstream_task_run_ids"),
              "critical_path()")
@@ -72,20 +78,15 @@ def critical_path_from_frame(frame: pd.DataFrame, *, until: Any = None,
     end = _open_ended(start, real_end, _now_ns() if until is None else _ns_scalar(until))
     started = start != _NAT
     weight = np.where(started & (end != _NAT), end - start, 0)
-    where = {task_id: i for i, task_id in enumerate(ids)}
     preds: list[list[int]] = [[] for _ in range(n)]
     succs: list[list[int]] = [[] for _ in range(n)]
     indegree = [0] * n
-    for i, ups in enumerate(frame["upstream_task_run_ids"].tolist()):
-        if ups is None or (not isinstance(ups, (list, tuple, np.ndarray))):
-            continue
-        for up in ups:  # a repeated edge is harmless: counted in and out alike
-            j = where.get(up if isinstance(up, str) else str(up))
-            if j is None:
-                continue
-            preds[i].append(j)
-            succs[j].append(i)
-            indegree[i] += 1
+    ups_rows, downs_rows, flags = edge_rows(frame, inferred=inferred)
+    inferred_edges = {(int(j), int(i)) for j, i, f in zip(ups_rows, downs_rows, flags) if f}
+    for j, i in zip(ups_rows.tolist(), downs_rows.tolist()):
+        preds[i].append(j)
+        succs[j].append(i)
+        indegree[i] += 1
     # Kahn's algorithm: longest path by weight in topological order
     ready = [i for i in range(n) if indegree[i] == 0]
     weights = weight.astype("int64").tolist()
@@ -146,14 +147,17 @@ def critical_path_from_frame(frame: pd.DataFrame, *, until: Any = None,
         "duration": _spans(np.where(p_start != _NAT, p_end - p_start, _NAT)),
         "wait_before": _spans(wait),
     })
+    if inferred:
+        out["inferred"] = [False] + [(a, b) in inferred_edges for a, b in zip(path, path[1:])]
     out.index.name = "step"
     return out.astype({**CRITICAL_PATH_COLUMNS, "state_type": state_dtype(out["state_type"])})
 
 
-def critical_path(flow_run: FlowRunView | pd.DataFrame) -> pd.DataFrame:
+def critical_path(flow_run: FlowRunView | pd.DataFrame, *, inferred: bool = False
+                  ) -> pd.DataFrame:
     """`FlowRunView.critical_path()`: see `critical_path_from_frame` (one export, no more)."""
     if isinstance(flow_run, pd.DataFrame):
-        return critical_path_from_frame(flow_run)
+        return critical_path_from_frame(flow_run, inferred=inferred)
     return critical_path_from_frame(flow_run.data.tasks(), until=_run_until(flow_run),
-                                    run_start=flow_run.start_time)
+                                    run_start=flow_run.start_time, inferred=inferred)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from prefect_widgets.dtypes import TEXT
 from prefect_widgets.records import SPAN, STATE_DTYPE, TIME, state_dtype
 from prefect_widgets.run_lists import FlowRunList
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 #: the state types counted as a failed run (e.g. by the run-duration chart)
 FAILED_TYPES = frozenset({"FAILED", "CRASHED"})
 
-SUMMARY_COLUMNS = {"name": "str", "flow_id": "str", "state_type": STATE_DTYPE,
+SUMMARY_COLUMNS = {"name": TEXT, "flow_id": TEXT, "state_type": STATE_DTYPE,
                    "state_name": "category", "start_time": TIME, "end_time": TIME,
                    "duration": SPAN, "task_runs": "Int64"}
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 import prefect_widgets.analytics._time as time_
+from prefect_widgets.dtypes import TEXT
 from prefect_widgets.records import SPAN
 from prefect_widgets.states import STATE_TYPES
 
@@ -33,13 +34,13 @@ def task_stats_from_frame(frame: pd.DataFrame, *, wall_time: Any = None) -> pd.D
     time_._require(frame, ("task_name", "state_type", "duration", "run_count"), "task_stats()")
     if frame.empty:
         out = time_._empty(STAT_COLUMNS)
-        out.index = pd.Index([], dtype="str", name="task_name")
+        out.index = pd.Index([], dtype=TEXT, name="task_name")
         return out
-    keys = frame["task_name"].astype("str")
+    keys = frame["task_name"].astype(TEXT)
     durations = frame["duration"].astype(SPAN)
     by = durations.groupby(keys, sort=True)
     stats = pd.DataFrame({"count": keys.groupby(keys, sort=True).size().astype("int64")})
-    counts = frame.groupby([keys, frame["state_type"].astype("str")], sort=True).size().unstack(
+    counts = frame.groupby([keys, frame["state_type"].astype(TEXT)], sort=True).size().unstack(
         fill_value=0)
     for state in STATE_TYPES:
         if state in counts.columns:
@@ -61,7 +62,7 @@ def task_stats_from_frame(frame: pd.DataFrame, *, wall_time: Any = None) -> pd.D
     else:
         stats["share"] = stats["total"] / wall
     stats = stats.astype({c: t for c, t in STAT_COLUMNS.items() if c in stats.columns})
-    stats.index = pd.Index(stats.index, dtype="str", name="task_name")
+    stats.index = pd.Index(stats.index, dtype=TEXT, name="task_name")
     return stats.sort_values(["total", "count"], ascending=False, kind="stable")
 
 

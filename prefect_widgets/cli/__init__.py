@@ -2,8 +2,8 @@
 
 Every command is a thin layer over the library (`FlowRunView`, `TaskRunView`, queries,
 logs, DataFrames). Output: a table on a terminal, tab-separated lines when piped, or
-`--output csv|json`. Exit codes: 0 ok, 1 not found or bad input, 2 usage, 3 server
-unreachable, auth refused or server failing. Errors are one line on stderr; `--debug`
+`--output csv|json`. Exit codes: 0 ok, 1 not found or bad input, 2 usage or an ambiguous
+run, 3 server unreachable, auth refused or server failing. Errors are one line on stderr; `--debug`
 adds the traceback. The API key is never printed.
 
 The CLI is the top layer: it may import anything in `prefect_widgets`, nothing there

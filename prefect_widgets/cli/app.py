@@ -2,10 +2,10 @@
 errors turned into one stderr line and an exit code, and option types and parsers the
 commands share.
 
-Exit codes: 0 ok, 1 not found or bad input, 2 usage (an ambiguous run name or id prefix
-too), 3 server unreachable, auth refused or server failing. Errors are one line on
-stderr, terminal-safe like every other output (`output.clean`); `--debug` adds the
-traceback. The API key is never printed.
+Exit codes: 0 ok, 1 not found or bad input, 2 usage (an ambiguous run name, id prefix or
+task slug too: `AmbiguousRun`), 3 server unreachable, auth refused or server failing.
+Errors are one line on stderr, terminal-safe like every other output (`output.clean`);
+`--debug` adds the traceback. The API key is never printed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from prefect_widgets._version import __version__
 from prefect_widgets.errors import (
-    AmbiguousTaskRun,
+    AmbiguousRun,
     BadResponse,
     ConfigurationError,
     InvalidRequest,
@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from .output import Output
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SERVER = 0, 1, 2, 3
-_INPUT_ERRORS = (NotFound, InvalidRequest, AmbiguousTaskRun, ConfigurationError,
-                 ResultNotAvailable, WatchTimeout)
+_INPUT_ERRORS = (NotFound, InvalidRequest, ConfigurationError, ResultNotAvailable,
+                 WatchTimeout)
 _SERVER_ERRORS = (ServerUnreachable, Unauthorized, ServerError, BadResponse)
 
 STATE_HELP = ("State type; repeat or comma-separate for several: SCHEDULED, PENDING, RUNNING, "
@@ -70,15 +70,6 @@ WideOpt = Annotated[bool, typer.Option(
          "cells cut with an ellipsis to fit the terminal.")]
 
 
-class AmbiguousRun(PrefectWidgetsError, LookupError):
-    """A run name or id prefix names more than one run (exit code 2); `candidates` are their
-    ids."""
-
-    def __init__(self, message: str, candidates: list[str]) -> None:
-        super().__init__(message)
-        self.candidates = candidates
-
-
 class Group(TyperGroup):
     """A typer group whose `--help` rows, its own and its commands', show no `<bool>` type."""
 
@@ -100,6 +91,7 @@ def _quiet(option: Any) -> Any:
 
 app = typer.Typer(
     cls=Group,
+    name="prefect-widgets",  # the program name in --help, however the app is invoked
     help="Look up, export and report on Prefect runs.",
     no_args_is_help=True,
     add_completion=False,

@@ -1,5 +1,5 @@
-"""`prefect-widgets export|report`: write a flow run's task runs to CSV, Parquet or JSON, or
-a self-contained HTML report of the run."""
+"""`prefect-widgets export|report|trace`: write a flow run's task runs to CSV, Parquet or JSON,
+a self-contained HTML report of the run, or the run as a Perfetto / Chrome trace."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from .app import (
     limit_or_none,
     parse_states,
 )
-from .filters import SinceOpt, TagOpt, has_tags, limit_opt, parse_since
+from .filters import SinceOpt, TagOpt, keeps, limit_opt, parse_since
 from .lookup import flow_run
 from .output import note
 
@@ -62,17 +62,6 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, (list, dict, tuple)):
         return csv_cell(json.dumps(value, default=str, ensure_ascii=False))
     return csv_cell(value) if isinstance(value, str) else value
-
-
-def _kept(frame: Any, types: list[str] | None, tags: list[str] | None, after: Any,
-          limit: int | None) -> Any:
-    """The frame's rows that pass `--state`, `--tag` and `--since`, the first `limit` of them
-    (run order)."""
-    keep = [(not types or str(state) in types) and has_tags(list(row_tags), tags)
-            and (after is None or (start == start and start is not None and start >= after))
-            for state, row_tags, start in zip(frame["state_type"], frame["tags"],
-                                              frame["start_time"])]
-    return frame[keep].head(limit) if limit is not None else frame[keep]
 
 
 @contextmanager
@@ -128,8 +117,8 @@ def export(
         raise InvalidRequest(f"Cannot write {target}: the folder {target.parent} does not exist.")
     types, after = parse_states(state_types), parse_since(since)
     run = flow_run(state, flow_run_id)
-    frame = _kept(run.to_dataframe(progress=None if interactive() else False),
-                  types, tags, after, limit_or_none(limit))
+    frame = run.to_dataframe(progress=None if interactive() else False)
+    frame = frame[keeps(frame, types, tags, after)].head(limit_or_none(limit))
     table = frame.reset_index()
 
     def write(target: Any) -> None:
@@ -183,3 +172,25 @@ def report(
     except OSError as exc:
         raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
     note(f"Report of flow run {run.name!r} written to {target}")
+
+
+@command(app, "trace")
+def trace(
+    flow_run_id: Annotated[str, flow_run_arg("The flow run to write as a trace.")],
+    output_file: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="JSON file to write (default: flow-run-<first 8 characters of the id>.trace.json).",
+    )] = None,
+    subflows: Annotated[bool, typer.Option(
+        "--subflows/--no-subflows", metavar="",
+        help="Include subflow runs as processes of their own.")] = True,
+) -> None:
+    """Write a flow run as a Chrome Trace Event file that Perfetto and chrome://tracing open (`FlowRunView.to_trace`)."""  # noqa: E501 - rich wraps it
+    state = current_state()
+    run = flow_run(state, flow_run_id)
+    target = Path(output_file or f"flow-run-{run.flow_run_id[:8]}.trace.json").expanduser()
+    try:
+        run.to_trace(target, subflows=subflows)
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    note(f"Trace of flow run {run.name!r} written to {target}: open it at https://ui.perfetto.dev")

@@ -1,5 +1,6 @@
 """The filters every listing takes, declared once: `--flow`, `--state`, `--tag`, `--since`,
-`--limit`; and the one parser of `--since` / `--until` times.
+`--limit`; the one parser of `--since` / `--until` times; and `keeps`, the one test of
+`--state`, `--tag` and `--since` on a frame of task runs.
 
 A time is either back from now, a number and a unit (`45s`, `30m`, `1h`, `2d`, `1w`), or an
 ISO 8601 time (`2026-12-01`, `2026-12-01T14:00Z`; without a zone it is UTC).
@@ -10,11 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prefect_widgets.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _AGO = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
@@ -53,17 +57,20 @@ def parse_since(text: str | None, option: str = "--since",
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
-def started_since(start_time: datetime | str | None, since: datetime | None) -> bool:
-    """Whether a run that started at `start_time` passes `--since` (one that has not
-    started does not, as on the server)."""
-    if since is None:
-        return True
-    if start_time is None or start_time == "":
-        return False
-    when = datetime.fromisoformat(start_time) if isinstance(start_time, str) else start_time
-    return when >= since
+def keeps(frame: pd.DataFrame, states: Sequence[str] | None, tags: Sequence[str] | None,
+          after: datetime | None) -> pd.Series:
+    """The rows of a task-run frame (`state_type`, `tags`, `start_time`) that pass `--state`,
+    `--tag` (every tag, as the server's `tags.all_`) and `--since` (a run that has not
+    started does not pass, as on the server), as a boolean mask."""
+    import pandas as pd
 
-
-def has_tags(run_tags: Sequence[str], wanted: Sequence[str] | None) -> bool:
-    """Whether a run carries every tag of `--tag` (as the server's `tags.all_`)."""
-    return not wanted or set(wanted) <= set(run_tags)
+    mask = pd.Series(True, index=frame.index, dtype=bool)
+    if states:
+        mask &= frame["state_type"].astype(str).isin(list(states))
+    if tags:
+        wanted = set(tags)
+        mask &= frame["tags"].map(lambda run_tags: wanted <= set(run_tags)).astype(bool)
+    if after is not None:
+        started = pd.to_datetime(frame["start_time"], utc=True)
+        mask &= started.notna() & (started >= after)
+    return mask

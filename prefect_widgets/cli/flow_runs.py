@@ -73,7 +73,7 @@ def flow_run_ls(
     out = state.out(output)
     print_runs(out, records, id_key="flow_run_id", names=[
         Column("flow_name", "FLOW", max_width=30, min_width=8),
-        Column("name", "NAME", max_width=30, min_width=8),
+        Column("name", "NAME", max_width=30, min_width=8, middle=True, priority=True),
     ], empty="No flow runs match.")
     if out.is_table and limit and len(records) == limit:
         note(f"Showing the newest {limit}; use --limit N (0 for all) to see more.")

@@ -24,9 +24,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from prefect_widgets import _ops
-from prefect_widgets.errors import NotFound
+from prefect_widgets.errors import AmbiguousRun, NotFound
 
-from .app import AmbiguousRun, State, interactive, shown_time
+from .app import State, interactive, shown_time
 
 if TYPE_CHECKING:
     from prefect_widgets.views import FlowRunView, TaskRunView

@@ -9,7 +9,9 @@ rule (`visible`): control, bidi and invisible format characters are shown as Pyt
   "… (N more characters)"; rich markup is never parsed from data (cells are `Text`), so a
   run named ``[red]x`` prints as is. Columns fit the terminal by rule: a `whole` column
   (ids, times, numbers) is never cut or wrapped, as wide as its widest cell; a text column
-  is cut with "…" to keep one line per row, or with `--wide` wrapped, nothing cut;
+  is cut with "…" to keep one line per row (at the end, or before a name's distinguishing
+  end: `_cut_middle`), or with `--wide` wrapped, nothing cut; a `priority` column (a run's
+  NAME) gets room before the other text columns and gives it up last;
 - tsv: `visible` with tab and newline escaped too (they are the separators), never cut;
 - csv: `csv_cell`: tab and newline kept (CSV quotes them), and a leading ``'`` on a cell a
   spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``; not on plain numbers);
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -94,7 +97,8 @@ def state_line(state_type: str, name: str, message: str | None) -> Text:
 @dataclass(frozen=True)
 class Column:
     """One column of a listing: `key` into the record, how to show it in a table (`whole`:
-    never cut nor wrapped; otherwise text, between `min_width` and `max_width`)."""
+    never cut nor wrapped; otherwise text, between `min_width` and `max_width`, cut at the
+    end or, if `middle`, before its distinguishing end; widened first if `priority`)."""
 
     key: str
     header: str
@@ -103,6 +107,8 @@ class Column:
     max_width: int | None = None
     min_width: int | None = None
     whole: bool = False
+    middle: bool = False
+    priority: bool = False
 
 
 def plain(value: Any) -> str:
@@ -176,6 +182,11 @@ class Output:
         natural = [max([len(column.header), *(row[i].cell_len for row in cells)])
                    for i, column in enumerate(columns)]
         widths = natural if self.wide else _fitted(columns, natural, self.console.width)
+        if not self.wide:
+            for i, column in enumerate(columns):
+                if column.middle:
+                    for row in cells:
+                        row[i] = _cut_middle(row[i], widths[i])
         tight = sum(widths) + 2 * (len(columns) - 1) > self.console.width
         table = Table(title=Text(clean(title)) if title else None, title_justify="left",
                       header_style="bold", box=None, pad_edge=False, collapse_padding=tight)
@@ -212,8 +223,9 @@ class Output:
 def _fitted(columns: Sequence[Column], natural: list[int], width: int) -> list[int]:
     """Column widths for one line per row: `whole` columns as wide as their widest cell;
     text columns at most `max_width`, each at least its `min_width` (lowered, to 2, only
-    when the whole columns leave no room), sharing what is left evenly (a narrow column
-    keeps its natural width, the others get the rest)."""
+    when the whole columns leave no room: the other columns' before a `priority` one's).
+    What is left goes first to `priority` columns, then evenly to the others (a narrow
+    column keeps its natural width, the others get the rest)."""
     widths = [min(n, c.max_width or n) if not c.whole else n
               for c, n in zip(columns, natural, strict=True)]
     gaps = len(columns) - 1
@@ -224,14 +236,32 @@ def _fitted(columns: Sequence[Column], natural: list[int], width: int) -> list[i
     left = width - gaps - sum(w for c, w in zip(columns, widths, strict=True) if c.whole)
     left -= sum(floors.values())
     while left < 0 and max(floors.values(), default=2) > 2:  # too narrow: lower the floors
-        widest = max(floors, key=lambda i: floors[i])
+        widest = max((i for i in floors if floors[i] > 2),
+                     key=lambda i: (not columns[i].priority, floors[i]))
         floors[widest] -= 1
         left += 1
+    text.sort(key=lambda i: not columns[i].priority)  # stable: narrow first within each
     for done, index in enumerate(text):
-        extra = min(widths[index] - floors[index], max(left // (len(text) - done), 0))
+        share = left if columns[index].priority else left // (len(text) - done)
+        extra = min(widths[index] - floors[index], max(share, 0))
         widths[index] = floors[index] + extra
         left -= extra
     return widths
+
+
+def _cut_middle(text: Text, width: int) -> Text:
+    """`text` in `width` cells, cut with "…" before its end from the last "-" or "[" (a run
+    name's random suffix, a task label's map index), which tells runs apart; text without
+    such an end, or one too long to keep, is cut at the end."""
+    plain_text = text.plain
+    if cell_len(plain_text) <= width or width < 2:
+        return text
+    start = max(plain_text.rfind("-"), plain_text.rfind("["))
+    tail = plain_text[start:] if start > 0 else ""
+    if not tail or cell_len(tail) > width - 2:
+        tail = ""
+    head = set_cell_size(plain_text, width - 1 - cell_len(tail))
+    return Text(f"{head}…{tail}", style=text.style)
 
 
 def _cell(column: Column, value: Any) -> Text:

@@ -4,6 +4,7 @@ run."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -36,7 +37,7 @@ from .debugging import (
     history_records,
     history_text,
 )
-from .filters import SinceOpt, TagOpt, has_tags, limit_opt, parse_since, started_since
+from .filters import SinceOpt, TagOpt, keeps, limit_opt, parse_since
 from .lookup import flow_run, flow_run_by_id, snapshot_task_runs, task_run
 from .output import Column, detail_table, iso, note, seconds, state_line
 from .rows import print_runs, task_run_record
@@ -65,6 +66,17 @@ def _in_flow_run(state: State, task: TaskRunView) -> TaskRunView:
         if listed.task_run_id == task.task_run_id:
             return listed
     return task  # created after the listing was read
+
+
+def _kept(views: list[TaskRunView], types: list[str] | None, tags: list[str] | None,
+          after: datetime | None) -> list[TaskRunView]:
+    """The task runs that pass `--state`, `--tag` and `--since` (`filters.keeps`)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"state_type": [v.state.type for v in views],
+                          "tags": [list(v.tags) for v in views],
+                          "start_time": [v.start_time for v in views]})
+    return [view for view, kept in zip(views, keeps(frame, types, tags, after)) if kept]
 
 
 def _sorted_task_runs(views: list[TaskRunView], sort: str) -> list[TaskRunView]:
@@ -124,16 +136,14 @@ def task_run_ls(
     run = flow_run(state, flow_run_id)  # an unknown run is an error, not an empty list
     types = parse_states(state_types)
     after = parse_since(since)
-    tasks = [t for t in snapshot_task_runs(run)
-             if (not types or t.state.type in types) and has_tags(t.tags, tags)
-             and started_since(t.start_time, after)]
+    tasks = _kept(snapshot_task_runs(run), types, tags, after)
     total = len(tasks)
     tasks = _sorted_task_runs(tasks, sort.upper())[:limit_or_none(limit)]
     records = [task_run_record(t) for t in tasks]
     out = state.out(output)
     print_runs(out, records, id_key="task_run_id", names=[
-        Column("task_label", "TASK", max_width=30, min_width=6),
-        Column("name", "NAME", max_width=40, min_width=8),
+        Column("task_label", "TASK", max_width=30, min_width=6, middle=True),  # keeps [k]
+        Column("name", "NAME", max_width=40, min_width=8, middle=True, priority=True),
     ], extra=[Column("retries", "RETRIES", justify="right", whole=True)],
         empty="No task runs match.")
     if out.is_table and limit and total > len(records):

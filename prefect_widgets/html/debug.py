@@ -33,6 +33,7 @@ from .markup import (
     muted,
     row,
     state_class,
+    state_glyph,
     table,
     trunc,
     wrap,
@@ -120,8 +121,9 @@ def _failure_title(failure: Failure) -> Markup:
 
 def failure_body(failure: Failure) -> Markup:
     """One failure (no shell): its run, state, message and traceback."""
-    state = Markup('<span class="pw-badge {}">{}</span>').format(
-        state_class(failure.state_type), trunc(failure.state_name, 40))
+    state = Markup('<span class="pw-badge {}"{}>{}</span>').format(
+        state_class(failure.state_type), state_glyph(failure.state_type),
+        trunc(failure.state_name, 40))
     head = Markup('<div class="pw-failure-head">{} {}</div>').format(
         state, _failure_title(failure))
     message = Markup('<div class="pw-message">{}</div>').format(

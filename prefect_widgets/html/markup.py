@@ -24,12 +24,12 @@ from urllib.parse import urlsplit
 import markupsafe
 
 from prefect_widgets.options import display
-from prefect_widgets.states import STATE_TYPES, State
+from prefect_widgets.states import STATE_GLYPHS, STATE_TYPES, UNKNOWN_STATE_GLYPH, State
 
 __all__ = [
     "Markup", "EMPTY", "HTML", "escape", "safe_url", "cut", "capped", "trunc", "link", "muted",
-    "mono", "head_tail", "state_class", "badge", "state_badge_html", "chips", "mapping",
-    "details", "grid", "row", "table", "error_block", "try_load", "stylesheet", "wrap",
+    "mono", "head_tail", "state_class", "state_glyph", "badge", "state_badge_html", "chips",
+    "mapping", "details", "grid", "row", "table", "error_block", "try_load", "stylesheet", "wrap",
     "header", "counts_html", "COUNT_ORDER", "MAX_TITLE", "MAX_FALLBACK",
 ]
 
@@ -151,12 +151,20 @@ def state_class(state_type: str) -> str:
         else "pw-state-unknown"
 
 
+def state_glyph(state_type: str) -> Markup:
+    """A badge's `data-glyph` attribute: the state type's glyph (`states.STATE_GLYPHS`),
+    drawn by repr.css before the name so states that share a hue differ without colour.
+    Outside the text: copies, screen readers and unstyled renderers keep the bare name."""
+    return Markup(' data-glyph="{}"').format(STATE_GLYPHS.get(str(state_type),
+                                                              UNKNOWN_STATE_GLYPH))
+
+
 def badge(state: State) -> Markup:
-    """A coloured badge with the state's name; the message in its title."""
+    """A coloured badge with the state's glyph and name; the message in its title."""
     title = (Markup(' title="{}"').format(capped(state.message, MAX_TITLE)) if state.message
              else EMPTY)
-    return Markup('<span class="pw-badge {}"{}>{}</span>').format(
-        state_class(state.type), title, cut(state.name, 40))
+    return Markup('<span class="pw-badge {}"{}{}>{}</span>').format(
+        state_class(state.type), state_glyph(state.type), title, cut(state.name, 40))
 
 
 def state_badge_html(state: State, *, standalone: bool = True) -> Markup:

@@ -1,0 +1,90 @@
+/**
+ * Marks drawn over a bar's fill so states that share a hue differ without colour:
+ * Crashed is hatched (Failed is plain red), Pending and Cancelling have a dashed outline
+ * (Scheduled and Cancelled are plain). The badges do the same with glyphs (states.ts
+ * STATE_GLYPHS). Vector path only: the raster path for huge runs keeps one colour per pixel.
+ */
+import { STATE_TYPES, StateType, badgeTextColor } from "./states";
+
+export type BarMark = "plain" | "hatch" | "dashed";
+
+export const STATE_MARKS: Readonly<Record<StateType, BarMark>> = {
+  SCHEDULED: "plain",
+  PENDING: "dashed",
+  RUNNING: "plain",
+  COMPLETED: "plain",
+  FAILED: "plain",
+  CANCELLED: "plain",
+  CRASHED: "hatch",
+  PAUSED: "plain",
+  CANCELLING: "dashed",
+};
+
+/** Distance between hatch lines and the dash pattern, in CSS px. */
+export const HATCH_STEP = 6;
+export const DASH: readonly number[] = [3, 2];
+/** Bars smaller than this (either side, CSS px) get no mark: it would read as noise. */
+export const MIN_MARK_PX = 4;
+
+/** The mark of a state index (unknown states are plain). */
+export function barMark(state: number): BarMark {
+  const name = STATE_TYPES[state];
+  return name ? STATE_MARKS[name] : "plain";
+}
+
+/** The canvas calls a mark needs (a CanvasRenderingContext2D satisfies it). */
+export type MarkContext = Pick<
+  CanvasRenderingContext2D,
+  | "save"
+  | "restore"
+  | "beginPath"
+  | "rect"
+  | "clip"
+  | "moveTo"
+  | "lineTo"
+  | "stroke"
+  | "strokeRect"
+  | "setLineDash"
+  | "strokeStyle"
+  | "lineWidth"
+  | "globalAlpha"
+>;
+
+/**
+ * Draw the state's mark over a bar already filled with `fill` at (x, y, w, h): lines in the
+ * bar's label colour (the one with the better contrast on `fill`), so they show on every
+ * palette. Leaves the context as it found it.
+ */
+export function drawBarMark(
+  ctx: MarkContext,
+  state: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  fill: string,
+): void {
+  const mark = barMark(state);
+  if (mark === "plain" || w < MIN_MARK_PX || h < MIN_MARK_PX) return;
+  ctx.save();
+  ctx.strokeStyle = badgeTextColor(fill);
+  ctx.lineWidth = 1;
+  ctx.globalAlpha *= 0.45;
+  if (mark === "hatch") {
+    ctx.beginPath();
+    ctx.rect(x, y, w, h);
+    ctx.clip();
+    ctx.beginPath();
+    // 45° lines "/" from the bottom edge, every HATCH_STEP px, covering the whole bar
+    for (let d = 0; d < w + h; d += HATCH_STEP) {
+      ctx.moveTo(x + d - h, y + h);
+      ctx.lineTo(x + d, y);
+    }
+    ctx.stroke();
+  } else {
+    ctx.setLineDash(DASH as number[]);
+    ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
+    ctx.setLineDash([]);
+  }
+  ctx.restore();
+}
