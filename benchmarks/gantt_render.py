@@ -14,7 +14,13 @@ running/pending tail) this measures in headless Chromium (via playwright):
   the widget's own layout picker after the first frame): the frame that switches
   to it, pan and wheel-zoom frame times, the JS heap after GC (Chrome DevTools
   protocol) and the gutter labels shown, with ratios against the packed layout;
-  "edges: on" when the encoded timeline carries dependency edges.
+  "edges: on" when the encoded timeline carries dependency edges;
+* dependency edges (``synthetic_edges``: stages of mapped runs, run j depending on run j of
+  the stage before, every 5th stage a fan-in/fan-out; ~1.2 edges per task run) encoded as
+  ``FlowRunWidget`` does (``encode_timeline(..., edges=...)``, ``edge_mode`` "auto"), and
+  with the last layout picked: the frames of the widest lineage (a fan-in, ~90% of the run
+  at 100,000): selecting it, panning and zooming with it selected, then hovering a new bar
+  every frame (each a new lineage walk) and the heap after (``--no-edges``: none of this).
 
 The same is measured for plotly ``px.timeline`` at the smaller sizes
 (plotly.js inline, time from ``Plotly.newPlot`` until the SVG bars exist +
@@ -28,9 +34,10 @@ Prerequisites: ``cd js && npm install && npm run build``; Chromium at
     python benchmarks/gantt_render.py                       # 1k, 10k, 100k
     python benchmarks/gantt_render.py --sizes 1000 --no-plotly
     python benchmarks/gantt_render.py --screenshots benchmarks/screenshots
-    python benchmarks/gantt_render.py --sizes 100000 --no-plotly --layouts grouped,packed
+    python benchmarks/gantt_render.py --sizes 100000 --no-plotly --layouts packed,grouped
+    python benchmarks/gantt_render.py --sizes 100000 --no-plotly --widget-js /tmp/old/widget.js
 
-Targets (issue 19, at 100,000 task runs, grouped layout with labels): first frame < 1 s,
+Targets (issue 19, at 100,000 task runs, grouped layout with labels and edges): first frame < 1 s,
 pan/zoom frames <= 33 ms, JS heap <= 100 MB, <= 30 saved bytes per task run.
 """
 
@@ -52,6 +59,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from widget_harness import STATIC, harness_html, header_for, synthetic_frame  # noqa: E402
 
 from prefect_widgets._timeline_encoding import encode_timeline, timeline_nbytes  # noqa: E402
@@ -146,7 +154,68 @@ window.__ready = true;
 </script></body></html>"""
 
 
+def synthetic_edges(frame, fan_in_every: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dependency edges shaped like a big mapped run, as ``(from rows, to rows, flags)``.
+
+    Each burst of ``synthetic_frame`` (a ``map_index`` restarting at 0, or an unmapped run)
+    is a stage: mapped run j depends on run ``j mod size`` of the previous stage. Every
+    ``fan_in_every``-th stage starts with a reduce: its run 0 depends on every run of the
+    previous stage (fan-in) and its other runs on run 0 (fan-out), so the lineage of almost
+    any bar spans most of the run (the hover worst case). About 1.2 edges per task run.
+    """
+    maps = frame["map_index"].fillna(-1).to_numpy(dtype=np.int64)
+    starts = np.flatnonzero((maps <= 0) | (np.arange(len(maps)) == 0))
+    bounds = np.append(starts, len(maps))
+    up: list[np.ndarray] = []
+    down: list[np.ndarray] = []
+    for stage in range(1, len(starts)):
+        p0, ps = bounds[stage - 1], bounds[stage] - bounds[stage - 1]
+        c0, cs = bounds[stage], bounds[stage + 1] - bounds[stage]
+        if stage % fan_in_every == 0:
+            up += [np.arange(p0, p0 + ps), np.full(cs - 1, c0)]
+            down += [np.full(ps, c0), np.arange(c0 + 1, c0 + cs)]
+        else:
+            up.append(p0 + np.arange(cs) % ps)
+            down.append(np.arange(c0, c0 + cs))
+    if not up:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8)
+    return np.concatenate(up), np.concatenate(down), np.zeros(sum(map(len, up)), np.uint8)
+
+
+def lineage_size(n: int, edges, focus: int) -> int:
+    """How many task runs lie upstream or downstream of row ``focus`` (breadth first)."""
+    up, down, _ = edges
+    total = 0
+    for src, dst in ((down, up), (up, down)):  # upstream: follow the edges backwards
+        order = np.argsort(src, kind="stable")
+        first = np.searchsorted(src[order], np.arange(n + 1))
+        seen = np.zeros(n, bool)
+        seen[focus] = True
+        frontier = np.array([focus])
+        while frontier.size:
+            nxt = np.concatenate([dst[order[first[r]:first[r + 1]]] for r in frontier])
+            nxt = np.unique(nxt[~seen[nxt]])
+            seen[nxt] = True
+            total += nxt.size
+            frontier = nxt
+    return total
+
+
+def widest_lineage(n: int, edges) -> tuple[int, int]:
+    """Of up to 6 fan-in rows (most edges in), the one with the largest lineage, and its size."""
+    down = edges[1]
+    if not down.size:
+        return -1, 0
+    fan_ins = np.flatnonzero(np.bincount(down, minlength=n) > 1)
+    candidates = fan_ins[np.linspace(0, fan_ins.size - 1, min(6, fan_ins.size)).astype(int)] if fan_ins.size else down[:1]
+    sizes = [lineage_size(n, edges, int(r)) for r in candidates]
+    k = int(np.argmax(sizes))
+    return int(candidates[k]), sizes[k]
+
+
 DPR = 1.0
+#: the bundle measured (None: prefect_widgets/static/widget.js)
+WIDGET_JS: str | None = None
 
 
 def open_page(browser, html: str, tmpdir: Path, name: str, width=1100, height=800):
@@ -197,6 +266,84 @@ ZOOM_JS = """async (steps) => {
 }"""
 
 
+#: select bar `index` (the `selected_index` trait, as the kernel sets it): ms until that frame
+#: is drawn (+ 2 rAF), its draw time and the edges it drew
+SELECT_JS = """async (index) => {
+  const H = window.__harness;
+  const raf = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  await raf();
+  const t0 = performance.now(), frames = H.widgetFrames();
+  H.setTrait('selected_index', index);
+  while (H.widgetFrames() === frames) {
+    await raf();
+    if (performance.now() - t0 > 30000) throw new Error('selection not drawn in 30 s');
+  }
+  const drawMs = Number(H.el.dataset.drawMs);
+  await raf(); await raf();
+  return { ms: performance.now() - t0, drawMs, edges: Number(H.el.querySelector('.pw-gantt').dataset.edgesDrawn) };
+}"""
+
+#: hover bar after bar, nothing selected: points over `steps` different bars are found first
+#: (a grid of pointer moves, untimed), then the pointer visits one per animation frame, so
+#: every frame the widget finds and draws a new lineage
+HOVER_JS = """async (steps) => {
+  const H = window.__harness, c = H.canvas(), r = c.getBoundingClientRect();
+  const gantt = H.el.querySelector('.pw-gantt'), tip = H.el.querySelector('.pw-tooltip');
+  const raf = () => new Promise((res) => requestAnimationFrame(() => res(performance.now())));
+  const points = [], names = new Set();
+  for (let y = 30; y < r.height - 4 && points.length < steps; y += 7)
+    for (let x = r.width * 0.25; x < r.width - 10 && points.length < steps; x += 23) {
+      H.pointer('pointermove', x, y, { buttons: 0 });
+      if (tip.hidden || names.has(tip.textContent)) continue;
+      names.add(tip.textContent);
+      points.push([x, y]);
+    }
+  H.pointer('pointerleave', 0, 0, { buttons: 0 });
+  const frameMs = [], drawMs = [], edges = [];
+  let hits = 0, last = await raf(); last = await raf();
+  for (const [x, y] of points) {
+    const before = H.widgetFrames();
+    H.pointer('pointermove', x, y, { buttons: 0 });
+    if (!tip.hidden) hits++;
+    const now = await raf();
+    frameMs.push(now - last); last = now;
+    if (H.widgetFrames() > before) {
+      drawMs.push(Number(H.el.dataset.drawMs));
+      edges.push(Number(gantt.dataset.edgesDrawn));
+    }
+  }
+  H.pointer('pointerleave', 0, 0, { buttons: 0 });
+  return { frameMs, drawMs, edges, hits };
+}"""
+
+
+def bench_focus(page, index: int, pan_steps: int) -> dict:
+    """Frames with a huge lineage on screen: selecting bar `index`, panning and zooming while it
+    is selected, then hovering bar after bar (each a new lineage) with nothing selected."""
+    select = page.evaluate(SELECT_JS, index)
+    pan = page.evaluate(f"window.__harness.pan({pan_steps}, 6)")
+    zoom = page.evaluate(ZOOM_JS, pan_steps)
+    page.evaluate(SELECT_JS, -1)
+    hover = page.evaluate(HOVER_JS, pan_steps)
+    return {
+        "select_ms": select["ms"],
+        "select_draw_ms": select["drawMs"],
+        "select_edges": select["edges"],
+        "selected_pan_frame_ms": median(pan["frameMs"]),
+        "selected_pan_draw_ms": median(pan["drawMs"]),
+        "selected_zoom_frame_ms": median(zoom["frameMs"]),
+        "selected_zoom_draw_ms": median(zoom["drawMs"]),
+        "hover_frame_ms": median(hover["frameMs"]),
+        "hover_draw_ms": median(hover["drawMs"]),
+        "hover_max_draw_ms": max(hover["drawMs"], default=float("nan")),
+        "hover_frames": len(hover["drawMs"]),
+        "hover_hits": hover["hits"],
+        "hover_steps": len(hover["frameMs"]),
+        "hover_edges": median(hover["edges"]),
+        "focus_heap_mb": heap_mb(page),
+    }
+
+
 def heap_mb(page) -> float:
     """The page's JS heap after a garbage collection (MB): objects plus the backing stores of
     ArrayBuffers (the typed columns live there) and embedder (DOM) memory."""
@@ -234,9 +381,15 @@ def bench_layouts(page, layouts, pan_steps: int) -> dict:
     return out
 
 
-def bench_ours(browser, frame, tmpdir: Path, pan_steps: int, layouts=()):
-    tl = encode_timeline(frame)
-    html = harness_html(tl, header_for(frame))
+def bench_ours(browser, frame, tmpdir: Path, pan_steps: int, layouts=(), edges=None):
+    """`edges`: ``synthetic_edges(frame)`` or None; encoded as ``FlowRunWidget`` does (the
+    ``edges=`` of ``encode_timeline``, ``edge_mode`` "auto")."""
+    tl = encode_timeline(frame, edges=edges)
+    focus, lineage_rows = (-1, 0)
+    if edges is not None:
+        tl["edge_mode"] = "auto"
+        focus, lineage_rows = widest_lineage(len(frame), edges)
+    html = harness_html(tl, header_for(frame), widget_js=WIDGET_JS)
     page = open_page(browser, html, tmpdir, f"ours-{len(frame)}")
     try:
         page.wait_for_function("window.__harness !== undefined")
@@ -244,12 +397,17 @@ def bench_ours(browser, frame, tmpdir: Path, pan_steps: int, layouts=()):
         first_layout = page.evaluate("document.querySelector('.pw-gantt').dataset.layout")
         pan = page.evaluate(f"window.__harness.pan({pan_steps}, 6)")
         per_layout = bench_layouts(page, layouts, pan_steps)
+        per_focus = bench_focus(page, focus, pan_steps) if focus >= 0 else {}
         errors = page.evaluate("document.querySelector('.pw-error')?.hidden === false ? document.querySelector('.pw-error').textContent : null")
     finally:
         page.close()
     n = len(frame)
     return {
         **per_layout,
+        **per_focus,
+        "focus": focus,
+        "focus_lineage": lineage_rows,
+        "edges_per_task": (tl.get("edge_count") or 0) / n,
         "first_layout": first_layout,
         "edges": "on" if tl.get("edge_count") else "off",
         "first_ms": first["ms"],
@@ -369,11 +527,40 @@ def print_layouts(rows, layouts) -> None:
             print(f"  {'PASS' if ok else 'FAIL'}  {name}: {fmt(value)}")
 
 
+def print_focus(rows, layout: str) -> None:
+    """Frames with the widest lineage on screen, per size (the last layout picked stays on)."""
+    print(f"\nlineage frames ({layout} layout, edge mode auto; the selected bar is the fan-in with the "
+          "widest lineage; hover moves over a new bar every frame, nothing selected):")
+    table = [("N", "edges/task", "lineage rows", "select ms", "draw", "edges drawn", "sel. pan ms/frame",
+              "draw", "sel. zoom ms/frame", "draw", "hover ms/frame", "draw", "max draw", "bars hovered", "edges drawn", "heap MB")]
+    for n, o, _ in rows:
+        if o.get("focus", -1) < 0:
+            continue
+        table.append((f"{n:,}", fmt(o["edges_per_task"], 2), f"{o['focus_lineage']:,}", fmt(o["select_ms"]),
+                      fmt(o["select_draw_ms"]), fmt(o["select_edges"], 0), fmt(o["selected_pan_frame_ms"]),
+                      fmt(o["selected_pan_draw_ms"]), fmt(o["selected_zoom_frame_ms"]),
+                      fmt(o["selected_zoom_draw_ms"]), fmt(o["hover_frame_ms"]), fmt(o["hover_draw_ms"]),
+                      fmt(o["hover_max_draw_ms"]), f"{o['hover_hits']}/{o['hover_steps']}", fmt(o["hover_edges"], 0), fmt(o["focus_heap_mb"])))
+    print_table(table)
+    n, o, _ = max(rows, key=lambda r: r[0])
+    checks = [
+        ("pan with the widest lineage selected <= 33 ms/frame", o["selected_pan_frame_ms"], o["selected_pan_frame_ms"] <= 33),
+        ("zoom with the widest lineage selected <= 33 ms/frame", o["selected_zoom_frame_ms"], o["selected_zoom_frame_ms"] <= 33),
+        ("hover, a new lineage every frame <= 33 ms/frame", o["hover_frame_ms"], o["hover_frame_ms"] <= 33),
+        ("heap after the lineage frames <= 100 MB", o["focus_heap_mb"], o["focus_heap_mb"] <= 100),
+    ]
+    print(f"\nlineage targets at n={n:,}:")
+    for name, value, ok in checks:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {fmt(value)}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated task-run counts")
     ap.add_argument("--plotly-sizes", default="1000,10000", help="sizes also measured with plotly")
     ap.add_argument("--no-plotly", action="store_true")
+    ap.add_argument("--no-edges", action="store_true",
+                    help="leave out the synthetic dependency edges (synthetic_edges)")
     ap.add_argument("--layouts", default="packed,grouped",
                     help="row layouts measured after the first frame (comma-separated; '' for none)")
     ap.add_argument("--pan-steps", type=int, default=60)
@@ -381,11 +568,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="fresh-page repetitions per measurement (median)")
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--screenshots", type=Path, default=None, help="also save PNG screenshots here")
+    ap.add_argument("--widget-js", type=Path, default=None,
+                    help="measure this bundle instead of prefect_widgets/static/widget.js (before/after)")
     ap.add_argument("--dpr", type=float, default=1.0, help="devicePixelRatio of the page (HiDPI check)")
     ap.add_argument("--max-seconds", type=float, default=900, help="watchdog: hard exit after this long")
     args = ap.parse_args(argv)
-    global DPR
+    global DPR, WIDGET_JS
     DPR = args.dpr
+    WIDGET_JS = args.widget_js.read_text() if args.widget_js else None
 
     def watchdog():
         print(f"\nwatchdog: benchmark exceeded {args.max_seconds:.0f}s, aborting", file=sys.stderr, flush=True)
@@ -408,12 +598,14 @@ def main(argv=None) -> int:
         tmpdir = Path(td)
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS, headless=True)
         try:
-            print(f"widget.js {(STATIC / 'widget.js').stat().st_size / 1024:.1f} KiB, "
+            print(f"widget.js {len(WIDGET_JS or (STATIC / 'widget.js').read_text()) / 1024:.1f} KiB"
+                  f"{f' ({args.widget_js})' if args.widget_js else ''}, "
                   f"widget.css {(STATIC / 'widget.css').stat().st_size / 1024:.1f} KiB", flush=True)
             for n in sizes:
                 frame = synthetic_frame(n, seed=args.seed)
                 t = time.perf_counter()
-                ours = repeated(bench_ours, args.repeat, browser, frame, tmpdir, args.pan_steps, layouts)
+                edges = None if args.no_edges else synthetic_edges(frame)
+                ours = repeated(bench_ours, args.repeat, browser, frame, tmpdir, args.pan_steps, layouts, edges)
                 print(f"  ours   n={n:>7,}: first frame {fmt(ours['first_ms'])} ms ({ours['first_layout']} rows, "
                       f"edges: {ours['edges']}), pan {fmt(ours['pan_frame_ms'])} ms/frame "
                       f"(draw {fmt(ours['pan_draw_ms'])} ms), {ours['bars']:,} bars drawn "
@@ -462,6 +654,8 @@ def main(argv=None) -> int:
           "widget state as saved in a notebook (plotly: figure JSON). ratio = plotly / ours.")
     if layouts:
         print_layouts(rows, layouts)
+    if any(o.get("focus", -1) >= 0 for _, o, _ in rows):
+        print_focus(rows, layouts[-1] if layouts else "auto")
     if shots:
         print("screenshots:\n" + "\n".join(f"  {s}" for s in shots))
     timer.cancel()

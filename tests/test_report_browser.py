@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from lab import offline_page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_report import hostile_artifacts_run
 
 from prefect_widgets import FlowRunView
@@ -55,12 +56,21 @@ PAINTED_BAR = """() => {
 }"""
 
 
-def hover_painted_bar(page) -> tuple[float, float]:
-    """Move the mouse over a painted bar of the timeline; that point (page pixels)."""
-    x, y = page.evaluate(PAINTED_BAR)
-    box = page.locator(".pw-timeline canvas").bounding_box()
-    page.mouse.move(box["x"] + x, box["y"] + y)
-    return box["x"] + x, box["y"] + y
+def hover_painted_bar(page, tries: int = 5) -> tuple[float, float]:
+    """Move the mouse over a painted bar of the timeline until its tooltip shows; that point
+    (page pixels). The pixels are read again on each try: a filter's redraw may have moved
+    the bars after they were read."""
+    for _ in range(tries):
+        x, y = page.evaluate(PAINTED_BAR)
+        box = page.locator(".pw-timeline canvas").bounding_box()
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        try:
+            page.locator(".pw-tip").wait_for(state="visible", timeout=1000)
+        except PlaywrightTimeout:
+            page.mouse.move(0, 0)
+            continue
+        return box["x"] + x, box["y"] + y
+    raise AssertionError(f"no tooltip over a painted bar after {tries} tries")
 
 
 def visible_rows(page) -> int:
@@ -108,8 +118,8 @@ def test_search_state_filter_hover_and_click(report_page, runs):
     page.select_option(".pw-state", "completed")
     assert visible_rows(page) == MAPPED_SIZE
     x, y = hover_painted_bar(page)
-    found = page.inner_text(".pw-tip") if page.locator(".pw-tip").is_visible() else None
-    assert found and found.splitlines()[0].startswith("square-"), found
+    found = page.inner_text(".pw-tip")
+    assert found.splitlines()[0].startswith("square-"), found
     page.mouse.click(x, y)
     hit = page.locator("tr.pw-hit")
     assert hit.count() == 1 and hit.locator("td").nth(1).inner_text() == found.splitlines()[0]
