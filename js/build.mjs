@@ -1,4 +1,5 @@
-// Bundle the widget into ../prefect_widgets/static/widget.{js,css}.
+// Bundle the widget into ../prefect_widgets/static/widget.{js,css} and the history chart
+// into ../prefect_widgets/static/history.{js,css}.
 // Usage: node build.mjs [--watch] [--dev]
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,7 @@ const watch = process.argv.includes("--watch");
 const dev = process.argv.includes("--dev") || watch;
 
 const options = {
-  entryPoints: { widget: path.join(here, "src/index.ts") },
+  entryPoints: { widget: path.join(here, "src/index.ts"), history: path.join(here, "src/history/index.ts") },
   outdir,
   bundle: true,
   format: "esm",

@@ -26,6 +26,7 @@ from .queries import FlowRunList, TaskRunList  # noqa: E402
 from .settings import configure  # noqa: E402
 from .state_history import StateHistory, StateSpan  # noqa: E402
 from .states import State  # noqa: E402
+from .sync import sync_history  # noqa: E402  (pyarrow only when it runs)
 from .tracebacks import Failure, Frame, Traceback, parse_traceback  # noqa: E402
 from .views import FlowRunView, FlowView, TaskRunView  # noqa: E402
 
@@ -35,6 +36,7 @@ __all__ = [
     "LogEntry", "LogList", "watch_flow_run", "FlowRunWidget", "Artifact", "ArtifactList",
     "MarkdownArtifact", "LinkArtifact", "TableArtifact", "ProgressArtifact", "ImageArtifact",
     "StateHistory", "StateSpan", "Failure", "Frame", "Traceback", "parse_traceback",
+    "sync_history",
     *_errors_all,
 ]
 

@@ -18,23 +18,39 @@ what this module writes; ``js/README.md`` is the contract. In short, the
     highlight  bytes | None  uint8, 1 = on the critical path
     kind       bytes    uint8, 1 = the row stands for a subflow run (only when the
                         frame has a ``kind`` column)
-    edge_count int      number of dependency edges (the edge keys are present only when
-                        ``edges`` is given)
-    edge_from  bytes    uint8/16/32 LE (narrowest), the upstream row of each edge
-    edge_to    bytes    same width, the downstream row of each edge
-    edge_flags bytes    uint8 bits: 1 = inferred from the call order (never recorded by
-                        Prefect; drawn dashed), 2 = on the critical path
+    edge_count int      number of dependency edges ``m`` (the edge keys are present only
+                        when ``edges`` is given); edges are sent sorted by downstream row,
+                        then upstream row
+    edge_in    bytes    varint × n: row i's number of upstream edges (its edges are the
+                        next that many), summing to ``m``
+    edge_up    bytes    varint × m: the upstream row of each edge as a zigzag delta from
+                        the previous edge's upstream row (0 before the first)
+    edge_flags bytes    uint8 × m bits, absent when every edge's are 0: 1 = inferred from
+                        the call order (never recorded by Prefect; drawn dashed), 2 = on
+                        the critical path
     edge_mode  str      set by the widget, not here: "auto", "all", "selection" or "off"
     tag_keys   list[str] the distinct task-run tags (present only when some run has tags:
                         ``encode_tags``, which the widget adds to the whole timeline)
     tag_offsets bytes   uint8/16/32 LE (narrowest), n + 1 CSR offsets: row i's tags are
                         ``tag_ids[tag_offsets[i]:tag_offsets[i + 1]]``
     tag_ids    bytes    uint8/16/32 LE (narrowest), indices into ``tag_keys``
+    parent     bytes    int8/16/32 LE (narrowest), the subflow row a row is nested under
+                        (-1 = the flow run's own task run); present only when a subflow is
+                        expanded inline (``encode_nesting``, which the widget adds)
+    expanded   list[int] the subflow rows shown expanded (their child runs' rows follow)
 
 Integer columns are narrowed to the smallest little-endian width (1, 2 or 4
 bytes) that holds their values unless ``narrow=False``; the browser infers the
 width from ``byteLength / n``. Buffers are ``memoryview`` objects so that the
 widget machinery sends them as binary (out-of-band) buffers.
+
+Edges cost what a saved notebook can afford (issue 19: <= 30 bytes per task run with
+edges at 100,000): a varint is LEB128 (7 bits a byte, low bits first, high bit set on all
+but a value's last byte), zigzag maps a delta d to 2d (d >= 0) or -2d - 1. Sorted edges of
+mapped runs (run j after run j of the stage before) cost about two bytes each. Format 2
+(``FlowRunWidget.format``) sent ``edge_from``/``edge_to`` (one narrowest unsigned width,
+m each) instead of ``edge_in``/``edge_up`` and always ``edge_flags``: both decoders still
+read it. Live patches keep that plain form (``encode_patch``).
 
 Pure numpy/pandas: no Prefect or widget imports.
 
@@ -63,6 +79,8 @@ __all__ = [
     "EDGE_CRITICAL",
     "encode_tags",
     "decode_tags",
+    "encode_nesting",
+    "decode_nesting",
 ]
 
 #: `edge_flags` bits: the edge is inferred from the call order / lies on the critical path
@@ -274,12 +292,47 @@ def _edge_arrays(edges: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _edge_buffers(edges: Any, narrow: bool) -> tuple[int, list[memoryview]]:
-    """Edge count and ``[edge_from, edge_to, edge_flags]`` buffers (one unsigned width for
-    both row columns: the narrowest that holds the largest row unless ``narrow=False``)."""
+    """Edge count and the plain ``[edge_from, edge_to, edge_flags]`` buffers of a patch (one
+    unsigned width for both row columns: the narrowest that holds the largest row unless
+    ``narrow=False``)."""
     up, down, flags = _edge_arrays(edges)
     rows = np.concatenate([up, down])
     width = _narrowest(rows, False, 4, narrow)
     return int(up.size), [_buffer(up, width), _buffer(down, width), _buffer(flags, "u1")]
+
+
+def _varints(values: np.ndarray) -> memoryview:
+    """Non-negative integers as LEB128 varints (the module docstring)."""
+    values = values.astype(np.uint64)
+    sizes = np.ones(values.size, dtype=np.int64)
+    for bits in range(7, 64, 7):
+        sizes += values >= np.uint64(1 << bits)
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]) if values.size else 0, dtype=np.uint8)
+    first = ends - sizes
+    for j in range(int(sizes.max()) if values.size else 0):
+        on = sizes > j
+        low = (values[on] >> np.uint64(7 * j)) & np.uint64(0x7F)
+        more = np.where(sizes[on] > j + 1, 0x80, 0).astype(np.uint64)
+        out[first[on] + j] = (low | more).astype(np.uint8)
+    return out.data.cast("B")
+
+
+def _timeline_edges(edges: Any, n: int) -> dict[str, Any]:
+    """The ``edge_*`` keys of a whole timeline of ``n`` rows (the module docstring)."""
+    up, down, flags = _edge_arrays(edges)
+    if up.size and max(up.max(), down.max()) >= n:
+        raise IndexError(f"edge rows must be < {n}, the timeline's row count")
+    order = np.lexsort((up, down))
+    up, down, flags = up[order], down[order], flags[order]
+    deltas = np.diff(up, prepend=0)
+    zigzag = np.where(deltas >= 0, 2 * deltas, -2 * deltas - 1)
+    out: dict[str, Any] = {"edge_count": int(up.size),
+                           "edge_in": _varints(np.bincount(down, minlength=n)),
+                           "edge_up": _varints(zigzag)}
+    if flags.any():
+        out["edge_flags"] = _buffer(flags, "u1")
+    return out
 
 
 # --------------------------------------------------------------------------- public
@@ -306,7 +359,8 @@ def encode_timeline(
     ``narrow``: store integer columns in the smallest width that fits
     (default) instead of the nominal int32/uint16.
     ``edges``: ``(from_rows, to_rows, flags)`` of the dependency edges (row positions;
-    flags: ``EDGE_INFERRED`` | ``EDGE_CRITICAL`` bits), written as ``edge_*`` keys.
+    flags: ``EDGE_INFERRED`` | ``EDGE_CRITICAL`` bits), written as ``edge_*`` keys, sorted
+    by downstream row (varints: ``narrow`` does not apply).
 
     Row ``i`` of the result is ``frame.iloc[i]`` (``selected_index`` refers to it).
     """
@@ -316,9 +370,7 @@ def encode_timeline(
     kind = _kind_codes(frame)
     extra: dict[str, Any] = {} if kind is None else {"kind": _buffer(kind, "u1")}
     if edges is not None:
-        count, (edge_from, edge_to, edge_flags) = _edge_buffers(edges, narrow)
-        extra.update(edge_count=count, edge_from=edge_from, edge_to=edge_to,
-                     edge_flags=edge_flags)
+        extra.update(_timeline_edges(edges, n))
     return {
         "n": int(n),
         "t0": t0,
@@ -414,19 +466,57 @@ def _decode_int(buf: Any, n: int, signed: bool) -> np.ndarray:
 
 
 def _decode_edges(count: int, buffers: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Plain edge columns (a patch's, or a format 2 timeline's) -> numpy arrays."""
     return {"edge_from": _decode_int(buffers[0], count, False),
             "edge_to": _decode_int(buffers[1], count, False),
             "edge_flags": _decode_int(buffers[2], count, False).astype(np.uint8)}
 
 
+def _decode_varints(buf: Any, count: int, name: str) -> np.ndarray:
+    """``count`` LEB128 varints (``_varints``) -> int64; ValueError when the bytes hold
+    another number of values or a value wider than 63 bits."""
+    b = np.frombuffer(bytes(buf) if buf is not None else b"", dtype=np.uint8)
+    last = b < 0x80
+    if int(last.sum()) != count or (b.size and not last[-1]):
+        raise ValueError(f"{name}: {b.size} bytes are not {count} varints")
+    if not count:
+        return np.zeros(0, dtype=np.int64)
+    value_of = np.concatenate([[0], np.cumsum(last)[:-1]]).astype(np.int64)
+    first = np.concatenate([[0], np.flatnonzero(last)[:-1] + 1]).astype(np.int64)
+    shift = (np.arange(b.size) - first[value_of]) * 7
+    if b.size and shift.max() > 56:
+        raise ValueError(f"{name}: a varint wider than 63 bits")
+    out = np.zeros(count, dtype=np.int64)
+    np.add.at(out, value_of, (b & 0x7F).astype(np.int64) << shift)
+    return out
+
+
+def _decode_timeline_edges(timeline: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+    """A timeline's ``edge_*`` keys (either format, the module docstring) -> plain columns."""
+    count = int(timeline.get("edge_count") or 0)
+    if timeline.get("edge_in") is None:  # format 2, or no edges
+        return _decode_edges(count, [timeline.get(k) for k in ("edge_from", "edge_to",
+                                                               "edge_flags")])
+    per_row = _decode_varints(timeline["edge_in"], n, "edge_in")
+    if int(per_row.sum()) != count:
+        raise ValueError(f"edge_in counts {int(per_row.sum())} edges, edge_count says {count}")
+    zigzag = _decode_varints(timeline["edge_up"], count, "edge_up")
+    deltas = np.where(zigzag % 2 == 0, zigzag // 2, -(zigzag + 1) // 2)
+    flags = timeline.get("edge_flags")
+    return {"edge_from": np.cumsum(deltas),
+            "edge_to": np.repeat(np.arange(n, dtype=np.int64), per_row),
+            "edge_flags": (_decode_int(flags, count, False).astype(np.uint8) if flags is not None
+                           else np.zeros(count, dtype=np.uint8))}
+
+
 def decode_timeline(timeline: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of :func:`encode_timeline` (numpy arrays; for tests and debugging; no
-    edges: empty ``edge_*`` arrays)."""
+    """Inverse of :func:`encode_timeline` (numpy arrays; for tests and debugging): edges as
+    plain ``edge_from``/``edge_to``/``edge_flags`` columns (empty when there are none), of
+    either format."""
     n = int(timeline["n"])
     hl = timeline.get("highlight")
     count = int(timeline.get("edge_count") or 0)
-    edges = _decode_edges(count, [timeline.get(k) for k in ("edge_from", "edge_to",
-                                                             "edge_flags")])
+    edges = _decode_timeline_edges(timeline, n)
     return {
         "n": n,
         "t0": float(timeline["t0"]),
@@ -477,7 +567,7 @@ def decode_patch(msg: dict[str, Any], buffers: Sequence[Any]) -> dict[str, Any]:
 def timeline_nbytes(timeline: dict[str, Any], *, include_highlight: bool = False) -> int:
     """Raw bytes of the binary columns of an encoded timeline (dependency edges included)."""
     names: Iterable[str] = ("start", "end", "state", "key", "map_index", "run_count",
-                            "edge_from", "edge_to", "edge_flags")
+                            "edge_in", "edge_up", "edge_from", "edge_to", "edge_flags")
     if include_highlight:
         names = (*names, "highlight")
     return sum(memoryview(timeline[k]).nbytes for k in names if timeline.get(k) is not None)
@@ -510,3 +600,22 @@ def decode_tags(encoded: dict[str, Any]) -> list[list[str]]:
     offsets = _decode_int(encoded["tag_offsets"], n + 1, False)
     ids = _decode_int(encoded["tag_ids"], int(offsets[-1]), False)
     return [[keys[j] for j in ids[offsets[i]:offsets[i + 1]]] for i in range(n)]
+
+
+def encode_nesting(parent: Sequence[int], expanded: Iterable[int]) -> dict[str, Any]:
+    """Subflow rows expanded inline: ``parent`` (each row's subflow row, -1 = top level) as
+    a narrowed signed column and ``expanded`` (the subflow rows shown open, sorted); {} when
+    no row is nested and none is expanded."""
+    rows = np.asarray(list(parent), dtype=np.int64)
+    open_rows = sorted({int(i) for i in expanded})
+    if not open_rows and not (rows >= 0).any():
+        return {}
+    return {"parent": _buffer(rows, _narrowest(rows, True, 4, True)), "expanded": open_rows}
+
+
+def decode_nesting(encoded: dict[str, Any]) -> tuple[np.ndarray, list[int]]:
+    """Each row's subflow row (-1 = top level) and the expanded rows (``encode_nesting``)."""
+    n = int(encoded.get("n", 0))
+    if "parent" not in encoded:
+        return np.full(n, -1, dtype=np.int64), []
+    return _decode_int(encoded["parent"], n, True), [int(i) for i in encoded["expanded"]]

@@ -1,14 +1,15 @@
 """HTTP access to a Prefect 3 server: sync and async clients, retries, typed errors.
 
-Operations are written once as generators that yield `Call`s and receive decoded JSON
-(see `run_sync` / `run_async`), so the sync and async APIs share every line of logic.
+Operations are written once as generators that yield `Call`s (or a `Batch` of calls that
+may be sent at once, at most the client's `Pace` in flight) and receive decoded JSON (see
+`run_sync` / `run_async`), so the sync and async APIs share every line of logic.
 The clients are read-only by construction: a request leaves only if its method and full URL
 match `ALLOWED_REQUESTS`, checked on the URL httpx is about to send. Every call has one
 deadline, the client's `timeout=` (connect, the whole answer, retries and their waits).
 
 Long module: both clients share one base (headers, auth, CSRF, the allow-list, the deadline,
-the retry loop, the mapping of answers to typed errors); splitting it would spread one protocol,
-and what may leave the process, over several files.
+the retry loop, the mapping of answers to typed errors, the sending of batches); splitting it
+would spread one protocol, and what may leave the process, over several files.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
@@ -36,6 +38,7 @@ import httpx
 from ._version import __version__
 from .errors import (
     BadResponse,
+    ConfigurationError,
     DeadlineExceeded,
     InvalidRequest,
     NotFound,
@@ -48,7 +51,7 @@ from .errors import (
 from .settings import Settings, redact_url, resolve_settings
 from .settings import generation as settings_generation
 
-__all__ = ["ALLOWED_REQUESTS", "Call", "Client", "AsyncClient", "Operation", "api_path",
+__all__ = ["ALLOWED_REQUESTS", "Batch", "Call", "Client", "AsyncClient", "Operation", "api_path",
            "refusal", "run_sync", "run_async", "get_client"]
 
 T = TypeVar("T")
@@ -116,7 +119,84 @@ class Call:
     not_found: str | None = None  # message for a 404, naming what was looked up
 
 
-Operation = Generator[Call, Any, T]
+@dataclass(frozen=True)
+class Batch:
+    """Calls an operation lets the client send at once; it receives their answers, in order.
+
+    `Client` sends them from a thread pool, `AsyncClient` with `asyncio.gather`, at most the
+    client's current concurrency (`Pace`) in flight; the first error is raised as a lone
+    call's would be."""
+
+    calls: tuple[Call, ...]
+
+
+Operation = Generator[Call | Batch, Any, T]
+
+#: the most calls in flight when `max_concurrency` is not given and parallel paging pays
+AUTO_CONCURRENCY = 4
+#: calls timed one at a time, then twice as many two at a time, to learn whether the server
+#: answers in parallel (a SQLite-backed server serves one request at a time)
+PROBE_CALLS = 3
+#: two calls at once must cost at most this share of one call's time to be worth it
+PARALLEL_GAIN = 0.8
+#: answers that mean "slow down": each one halves the concurrency
+THROTTLE_STATUSES = frozenset({429, 503})
+
+
+class Pace:
+    """How many calls of a `Batch` a client sends at once.
+
+    Given `max_concurrency`, that; without, the first batch large enough probes the server
+    (`PROBE_CALLS` one at a time against twice as many two at a time) and settles on
+    `AUTO_CONCURRENCY` if two at a time were served faster, else on 1. A 429 or 503 halves
+    the concurrency (not below 1); a batch without one adds one back, up to what was settled.
+    """
+
+    def __init__(self, max_concurrency: int | None) -> None:
+        if max_concurrency is not None and (isinstance(max_concurrency, bool) or not isinstance(
+                max_concurrency, int) or max_concurrency < 1):
+            raise ConfigurationError(f"max_concurrency must be a whole number ≥ 1 (1: pages "
+                                     f"one at a time), got {max_concurrency!r}.")
+        #: the concurrency settled on (None until the probe ran), and the one in force now
+        self.ceiling: int | None = max_concurrency
+        self.limit = max_concurrency or 1
+        self.throttles = 0
+        self._one_at_a_time: float | None = None
+        self._lock = threading.Lock()
+
+    def segments(self, size: int) -> list[tuple[int, int, int | None]]:
+        """A batch of `size` calls as runs of (start, stop, width); width None: `limit`."""
+        if self.ceiling is not None or size < 3 * PROBE_CALLS:
+            return [(0, size, None)]
+        return [(0, PROBE_CALLS, 1), (PROBE_CALLS, 3 * PROBE_CALLS, 2),
+                (3 * PROBE_CALLS, size, None)]
+
+    def timed(self, start: int, stop: int, seconds: float) -> None:
+        """Learn from the run of calls `start:stop` of `segments`: while probing, the first
+        run is one at a time, the second two at a time; then settle the concurrency."""
+        if self.ceiling is not None or stop <= start:
+            return
+        per_call = seconds / (stop - start)
+        if start == 0:
+            self._one_at_a_time = per_call
+        elif self._one_at_a_time is not None:
+            with self._lock:
+                parallel = per_call <= PARALLEL_GAIN * self._one_at_a_time
+                self.ceiling = self.limit = AUTO_CONCURRENCY if parallel else 1
+
+    def throttled(self) -> None:
+        with self._lock:
+            self.throttles += 1
+            self.limit = max(1, self.limit // 2)
+
+    def recovered(self, throttles_before: int) -> None:
+        """After a batch that nothing throttled: one more call in flight, up to `ceiling`."""
+        with self._lock:
+            if self.throttles == throttles_before and self.ceiling is not None:
+                self.limit = min(self.ceiling, self.limit + 1)
+
+    def allows(self, in_flight: int, width: int | None) -> bool:
+        return in_flight < (width or self.limit)
 
 
 @dataclass
@@ -190,10 +270,11 @@ class _Base:
     def __init__(self, api_url: str | None = None, api_key: str | None = None,
                  auth_string: str | None = None, *, profile: str | None = None,
                  timeout: float = 30.0, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None
-                 ) -> None:
+                 transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+                 max_concurrency: int | None = None) -> None:
         self.settings: Settings = resolve_settings(api_url, api_key, auth_string, profile)
         self.timeout = timeout
+        self.pace = Pace(max_concurrency)
         self.retry = retry or RetryPolicy()
         self._csrf_token: str | None = None
         self._csrf_enabled: bool | None = None
@@ -422,6 +503,8 @@ class _Base:
                 attempt += 1
                 continue
             response: httpx.Response = outcome
+            if response.status_code in THROTTLE_STATUSES:
+                self.pace.throttled()
             if _is_csrf_rejection(response) and not refreshed and self._csrf_enabled is not False:
                 self._csrf_token = None  # expired or rotated: fetch a new token once
                 self._csrf_enabled = None
@@ -663,10 +746,12 @@ class Client(_Base):
     """A synchronous, thread-safe, read-only client for the Prefect 3 REST API.
 
     `Client(api_url=None, api_key=None, auth_string=None, *, profile=None, timeout=30.0,
-    retry=None, transport=None)`: settings resolve like Prefect's (arguments, `configure()`,
-    environment, profile). `timeout` is each call's whole deadline (connect, the whole answer,
-    retries and their waits): past it, `DeadlineExceeded`. `transport` is an
-    `httpx.BaseTransport`; with one, the deadline is checked between attempts and chunks.
+    retry=None, transport=None, max_concurrency=None)`: settings resolve like Prefect's
+    (arguments, `configure()`, environment, profile). `timeout` is each call's whole deadline
+    (connect, the whole answer, retries and their waits): past it, `DeadlineExceeded`.
+    `transport` is an `httpx.BaseTransport`; with one, the deadline is checked between
+    attempts and chunks. `max_concurrency` bounds the pages of an export read at once
+    (default: measured on the first big export, 1 for a server that serves one at a time).
     """
 
     _httpx = httpx.Client
@@ -744,6 +829,44 @@ class Client(_Base):
             _DEADLINE.reset(token)
         return self._answer(call, response, retries)
 
+    def call_batch(self, batch: Batch) -> list[JSONValue]:
+        """Send a `Batch`'s calls, up to `pace` in flight from a thread pool; their answers
+        in order, or the first call's error that failed."""
+        answers: list[JSONValue] = []
+        throttles = self.pace.throttles
+        for start, stop, width in self.pace.segments(len(batch.calls)):
+            began = time.monotonic()
+            answers += self._concurrently(batch.calls[start:stop], width)
+            self.pace.timed(start, stop, time.monotonic() - began)
+        self.pace.recovered(throttles)
+        return answers
+
+    def _concurrently(self, calls: Sequence[Call], width: int | None) -> list[JSONValue]:
+        if len(calls) <= 1 or (width or self.pace.limit) <= 1:
+            return [self.call(call) for call in calls]
+        slots = threading.Condition()
+        in_flight = 0
+
+        def one(call: Call) -> JSONValue:
+            nonlocal in_flight
+            with slots:
+                slots.wait_for(lambda: self.pace.allows(in_flight, width))
+                in_flight += 1
+            try:
+                return self.call(call)
+            finally:
+                with slots:
+                    in_flight -= 1
+                    slots.notify_all()
+
+        pool = ThreadPoolExecutor(max_workers=min(len(calls), width or self.pace.ceiling or 1),
+                                  thread_name_prefix="prefect-widgets-page")
+        try:
+            futures = [pool.submit(contextvars.copy_context().run, one, call) for call in calls]
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def run(self, operation: Operation[T]) -> T:
         return run_sync(self, operation)
 
@@ -812,16 +935,56 @@ class AsyncClient(_Base):
             raise self._late(call, progress[0].phase(None)) from None
         return self._answer(call, response, retries)
 
+    async def call_batch(self, batch: Batch) -> list[JSONValue]:
+        """`Client.call_batch` with `asyncio.gather`."""
+        answers: list[JSONValue] = []
+        throttles = self.pace.throttles
+        for start, stop, width in self.pace.segments(len(batch.calls)):
+            began = time.monotonic()
+            answers += await self._concurrently(batch.calls[start:stop], width)
+            self.pace.timed(start, stop, time.monotonic() - began)
+        self.pace.recovered(throttles)
+        return answers
+
+    async def _concurrently(self, calls: Sequence[Call], width: int | None
+                            ) -> list[JSONValue]:
+        if len(calls) <= 1 or (width or self.pace.limit) <= 1:
+            return [await self.call(call) for call in calls]
+        slots = asyncio.Condition()
+        in_flight = 0
+
+        async def one(call: Call) -> JSONValue:
+            nonlocal in_flight
+            async with slots:
+                await slots.wait_for(lambda: self.pace.allows(in_flight, width))
+                in_flight += 1
+            try:
+                return await self.call(call)
+            finally:
+                async with slots:
+                    in_flight -= 1
+                    slots.notify_all()
+
+        tasks = [asyncio.ensure_future(one(call)) for call in calls]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def run(self, operation: Operation[T]) -> T:
         return await run_async(self, operation)
+
 
 
 def run_sync(client: Client, operation: Operation[T]) -> T:
     """Drive an operation generator with a sync client."""
     try:
-        call = next(operation)
+        step = next(operation)
         while True:
-            call = operation.send(client.call(call))
+            step = operation.send(client.call_batch(step) if isinstance(step, Batch)
+                                  else client.call(step))
     except StopIteration as stop:
         return stop.value
 
@@ -829,9 +992,10 @@ def run_sync(client: Client, operation: Operation[T]) -> T:
 async def run_async(client: AsyncClient, operation: Operation[T]) -> T:
     """Drive an operation generator with an async client."""
     try:
-        call = next(operation)
+        step = next(operation)
         while True:
-            call = operation.send(await client.call(call))
+            step = operation.send(await client.call_batch(step) if isinstance(step, Batch)
+                                  else await client.call(step))
     except StopIteration as stop:
         return stop.value
 

@@ -134,7 +134,12 @@ class DisplayLate(PrefectWidgetsError, TimeoutError):
 class StreamUnavailable(ServerUnreachable):
     """The server's event or log stream (a websocket) cannot be opened or ended abnormally:
     a proxy that blocks websockets, an older server, or a dropped connection. The REST API
-    may still work: poll instead."""
+    may still work: poll instead. `refused` is True when the server or a proxy answered the
+    upgrade with an HTTP status (retrying soon will not help)."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class UnsupportedByServer(InvalidRequest):

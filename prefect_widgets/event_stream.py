@@ -187,7 +187,8 @@ class _Protocol:
             return StreamUnavailable(
                 f"The Prefect API at {self.settings.api_url} did not open its {self.stream} "
                 f"stream ({self.url} answered HTTP {status}): the server may be older than "
-                "Prefect 3, or a proxy may block websockets. Poll the REST API instead.")
+                "Prefect 3, or a proxy may block websockets. Poll the REST API instead.",
+                refused=True)
         if isinstance(exc, ConnectionClosed) and exc.rcvd is not None:
             code, reason = exc.rcvd.code, self._scrub(exc.rcvd.reason)[:200]
             if code == _POLICY_VIOLATION:
@@ -242,6 +243,7 @@ class EventStream:
         self._protocol = _Protocol(client, stream, prefixes, flow_run_ids, since, backfill,
                                    open_timeout)
         self._socket: ClientConnection | None = None
+        self.closed_by_server = False
 
     def __repr__(self) -> str:
         return f"EventStream({self._protocol!r})"
@@ -264,7 +266,7 @@ class EventStream:
 
     def receive(self, timeout: float | None = None) -> StreamEvent | StreamLog | None:
         """The next event (or log), waiting up to `timeout` seconds: None if none came, or
-        the server closed the stream normally."""
+        the server closed the stream normally (then `closed_by_server`)."""
         if self._socket is None:
             raise InvalidRequest("The stream is not open: use `with EventStream(...)`.")
         while True:
@@ -273,6 +275,7 @@ class EventStream:
             except TimeoutError:
                 return None
             except ConnectionClosedOK:
+                self.closed_by_server = True
                 return None
             except _SOCKET_ERRORS as exc:
                 raise self._protocol.failure(exc) from None
@@ -306,6 +309,7 @@ class AsyncEventStream:
         self._protocol = _Protocol(client, stream, prefixes, flow_run_ids, since, backfill,
                                    open_timeout)
         self._socket: AsyncConnection | None = None
+        self.closed_by_server = False
 
     def __repr__(self) -> str:
         return f"AsyncEventStream({self._protocol!r})"
@@ -329,7 +333,7 @@ class AsyncEventStream:
 
     async def receive(self, timeout: float | None = None) -> StreamEvent | StreamLog | None:
         """The next event (or log), waiting up to `timeout` seconds: None if none came, or
-        the server closed the stream normally."""
+        the server closed the stream normally (then `closed_by_server`)."""
         if self._socket is None:
             raise InvalidRequest("The stream is not open: use `async with AsyncEventStream()`.")
         while True:
@@ -339,6 +343,7 @@ class AsyncEventStream:
             except TimeoutError:
                 return None
             except ConnectionClosedOK:
+                self.closed_by_server = True
                 return None
             except _SOCKET_ERRORS as exc:
                 raise self._protocol.failure(exc) from None

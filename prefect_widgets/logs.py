@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -200,48 +201,61 @@ def _state_entries(client: Client, flow_run_id: str, seen: set[str]) -> list[Log
 def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bool = True,
                    max_duration: timedelta | float = timedelta(hours=12), *,
                    client: Client | None = None, poll_interval: float = 2.0,
-                   max_poll_interval: float = 10.0) -> Iterator[LogEntry]:
+                   max_poll_interval: float = 10.0, live: bool = True) -> Iterator[LogEntry]:
     """Yield state changes and new log lines of a flow run in time order until it finishes.
 
-    Polls with backoff (`poll_interval` growing to `max_poll_interval`, reset when something
-    arrives); each poll reads only the log lines after the last one seen, tagged with their
-    task run's name. Raises `WatchTimeout` once `max_duration` has passed. The arguments
-    are checked at the call (`InvalidRequest`), before any request.
+    Reads through the REST API, each round only the log lines after the last one seen,
+    tagged with their task run's name. With `live` (default), the kernel's shared event
+    stream (`event_hub.shared_hub`) starts a round as soon as the server publishes one of
+    the run's events; rounds also come every `poll_interval`, backing off to
+    `max_poll_interval` while nothing arrives (all there is when the stream is unavailable).
+    Raises `WatchTimeout` once `max_duration` has passed. The arguments are checked at the
+    call (`InvalidRequest`), before any request.
     """
     flow_run_id = check_uuid(flow_run_id, "flow_run_id")
     interval = _seconds(poll_interval, "poll_interval")
     longest = _seconds(max_poll_interval, "max_poll_interval")
     limit = _seconds(max_duration, "max_duration", infinite=True)
     return _watch(get_client(client), flow_run_id, stream_states, stream_logs, limit,
-                  interval, longest)
+                  interval, longest, live)
 
 
 def _watch(client: Client, flow_run_id: str, stream_states: bool, stream_logs: bool,
-           limit: float, interval: float, longest: float) -> Iterator[LogEntry]:
+           limit: float, interval: float, longest: float, live: bool) -> Iterator[LogEntry]:
+    from .event_hub import shared_hub
     from .states import State
 
     poll = Poll(interval, maximum=longest, factor=1.5,
                 timeout=None if math.isinf(limit) else limit)
     tail, seen_states = _ops.Tail(), set[str]()
     names: dict[str, tuple[str, str]] = {}
+    hint = threading.Event()  # rung by the stream: one of the run's events was published
+    subscriptions = [shared_hub(client, stream=stream).subscribe(
+        [flow_run_id], lambda item: hint.set()) for stream in
+        (("events", "logs") if stream_logs else ("events",))] if live else []
 
     def new_logs() -> list[LogEntry]:
         return with_task_names(_new_logs(client, flow_run_id, tail), names, client) \
             if stream_logs else []
 
-    while True:
-        run = client.run(_ops.get(f"/flow_runs/{flow_run_id}",
-                                  f"No flow run with id {flow_run_id} on this server."))
-        fresh = _state_entries(client, flow_run_id, seen_states) if stream_states else []
-        fresh += new_logs()
-        yield from sorted(fresh, key=lambda e: e.timestamp)
-        if State.from_json(run.get("state")).is_finished():
-            if stream_logs:  # a flow's last log batch arrives after its final state
-                poll.wait(min(2.0, interval))
-                yield from new_logs()
-            return
-        delay = poll.succeeded() if fresh else poll.failed()  # quiet rounds back off
-        if poll.expired(within=delay):
-            raise WatchTimeout(f"Flow run {flow_run_id} did not finish within {limit:.0f} s "
-                               "(max_duration). Raise max_duration to keep watching.")
-        poll.wait()
+    try:
+        while True:
+            hint.clear()
+            run = client.run(_ops.get(f"/flow_runs/{flow_run_id}",
+                                      f"No flow run with id {flow_run_id} on this server."))
+            fresh = _state_entries(client, flow_run_id, seen_states) if stream_states else []
+            fresh += new_logs()
+            yield from sorted(fresh, key=lambda e: e.timestamp)
+            if State.from_json(run.get("state")).is_finished():
+                if stream_logs:  # a flow's last log batch arrives after its final state
+                    poll.wait(min(2.0, interval))
+                    yield from new_logs()
+                return
+            delay = poll.succeeded() if fresh else poll.failed()  # quiet rounds back off
+            if poll.expired(within=delay):
+                raise WatchTimeout(f"Flow run {flow_run_id} did not finish within {limit:.0f} "
+                                   "s (max_duration). Raise max_duration to keep watching.")
+            hint.wait(delay)
+    finally:
+        for subscription in subscriptions:
+            subscription.close()

@@ -5,6 +5,11 @@ frames, analytics, figures, the widget, reports, the CLI) reads through it, so o
 snapshot shown every way costs one paged export of its task runs, one read of its flow,
 one state history per retried task run and one page of logs. `get_latest()` hands the
 finished task runs' state histories on to the next snapshot (they never change again).
+
+A finished run's task runs, frames, state histories and log tails also go to the per-user
+disk cache (`prefect_widgets.cache`) once the run has settled: every task run final and the
+flow run ended more than the settle window ago. A later snapshot whose flow run still has
+the same `updated` time and state id reads them from there instead of the server.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from . import _ops
+from ._parse import parse_datetime
 from .artifacts import ArtifactList, artifact_from_json, read_artifacts
+from .cache import RunEntry, disk_cache, settle_seconds
 from .client import Client, Operation, api_path, get_client
 from .errors import InvalidRequest, NotFound
 from .logs import LogEntry, log_filter
@@ -44,8 +51,14 @@ class RunData:
     """What one snapshot of a flow run has read: task runs, flow, state histories, logs."""
 
     def __init__(self, flow_run_id: str, client: Client | None,
-                 carried: RunData | None = None) -> None:
+                 carried: RunData | None = None, *, flow_run: dict[str, Any] | None = None,
+                 disk: bool | None = None) -> None:
+        """`flow_run` is the snapshot's flow-run record: with it, a finished run's data goes
+        through the disk cache (`disk=False` bypasses it; None follows the environment)."""
         self.flow_run_id = flow_run_id
+        self._flow_run = flow_run
+        self._disk_wanted = disk
+        self._disk_entry: RunEntry | None | object = _MISSING
         self._client = client
         self._lock = threading.RLock()
         self._values: dict[str, Any] = {}
@@ -130,18 +143,30 @@ class RunData:
             with PageProgress(enabled=progress, unit="task runs") as bar:
                 return self.client.run(_ops.export(
                     "/task_runs/filter", body, count_path="/task_runs/count",
-                    on_page=bar.update)).rows
-        return self.once("task_rows", load)
+                    on_page=bar.update, read_ahead=True)).rows
+        return self.once("task_rows", lambda: self._json_on_disk(
+            "task_rows", load, lambda rows: all(_row_final(r) for r in rows)))
 
     def tasks(self, progress: bool | None = None) -> pd.DataFrame:
         """The full task-run frame (`records.task_runs_frame`)."""
-        return self.once("tasks", lambda: task_runs_frame(self.task_rows(progress)))
+        return self.once("tasks", lambda: self._frame_on_disk(
+            "tasks", lambda: task_runs_frame(self.task_rows(progress))))
 
     def timeline(self, progress: bool | None = None) -> pd.DataFrame:
         """The timeline frame: the same task runs, timeline columns and downstream links."""
-        return self.once("timeline", lambda: timeline_from_tasks(self.tasks(progress)))
+        return self.once("timeline", lambda: self._frame_on_disk(
+            "timeline", lambda: timeline_from_tasks(self.tasks(progress))))
 
     # ---- state histories
+
+    def flow_run_states(self) -> list[State]:
+        """The flow run's state history, oldest first (a new state changes the run's state
+        id, so a settled finished run's history comes from the disk cache)."""
+        def load() -> list[dict[str, Any]]:
+            return self.client.run(_ops.get_list("/flow_run_states/",
+                                                 {"flow_run_id": self.flow_run_id}))
+        return self.once("states", lambda: states_from_json(
+            self._json_on_disk("flow_run_states", load)))
 
     def histories(self, task_run_ids: Iterable[str], max_workers: int = 4
                   ) -> dict[str, list[State]]:
@@ -149,16 +174,29 @@ class RunData:
         wanted = list(dict.fromkeys(str(i) for i in task_run_ids))
         with self._lock:
             missing = [i for i in wanted if i not in self._histories]
+        entry = self._entry() if missing else None
+        stored: dict[str, list[dict[str, Any]]] = {}
+        if entry is not None:
+            stored = self.once("disk_histories", lambda: entry.read_json("histories") or {})
+        found = {i: states_from_json(stored[i]) for i in missing if i in stored}
+        to_read = [i for i in missing if i not in found]
 
-        def read(task_run_id: str) -> list[State]:
-            return states_from_json(self.client.run(_ops.get_list(
-                "/task_run_states/", {"task_run_id": task_run_id})))
+        def read(task_run_id: str) -> list[dict[str, Any]]:
+            return self.client.run(_ops.get_list(
+                "/task_run_states/", {"task_run_id": task_run_id}))
 
-        if len(missing) > 1 and max_workers > 1:
-            with ThreadPoolExecutor(max_workers=min(max_workers, len(missing))) as pool:
-                found = dict(zip(missing, pool.map(read, missing)))
+        if len(to_read) > 1 and max_workers > 1:
+            with ThreadPoolExecutor(max_workers=min(max_workers, len(to_read))) as pool:
+                read_now = dict(zip(to_read, pool.map(read, to_read)))
         else:
-            found = {i: read(i) for i in missing}
+            read_now = {i: read(i) for i in to_read}
+        found.update((i, states_from_json(rows)) for i, rows in read_now.items())
+        final = {i: rows for i, rows in read_now.items()
+                 if found[i] and found[i][-1].type in FINISHED_TYPES}
+        if entry is not None and final and self._settled():
+            with self._lock:
+                stored.update(final)
+                entry.write_json("histories", stored)
         with self._lock:
             self._histories.update(found)
             return {i: self._histories[i] for i in wanted}
@@ -172,22 +210,74 @@ class RunData:
 
     def log_tail(self, limit: int) -> tuple[list[LogEntry], bool]:
         """The newest `limit` log lines (oldest first), and whether older ones exist."""
-        def load() -> tuple[list[LogEntry], bool]:
+        def load() -> list[dict[str, Any]]:
             body = {**log_filter(flow_run_id=self.flow_run_id), "sort": "TIMESTAMP_DESC",
                     "limit": limit + 1, "offset": 0}
-            rows = self.client.run(_ops.filter_page("/logs/filter", body))
-            return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
-        return self.once(f"log_tail:{limit}", load)
+            return self.client.run(_ops.filter_page("/logs/filter", body))
+        return self.once(f"log_tail:{limit}", lambda: _tail(
+            self._json_on_disk(f"log_tail:{limit}", load), limit))
 
     def task_logs(self, task_run_id: str, limit: int) -> tuple[list[LogEntry], bool]:
         """A task run's newest `limit` (≤ 200) log lines, every level, oldest first, and
         whether older ones exist: one request, read once per snapshot."""
-        def load() -> tuple[list[LogEntry], bool]:
+        def load() -> list[dict[str, Any]]:
             body = {**log_filter(task_run_id=task_run_id), "sort": "TIMESTAMP_DESC",
                     "limit": limit + 1, "offset": 0}
-            rows = self.client.run(_ops.filter_page("/logs/filter", body))
-            return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
-        return self.once(f"task_logs:{task_run_id}:{limit}", load)
+            return self.client.run(_ops.filter_page("/logs/filter", body))
+        key = f"task_logs:{task_run_id}:{limit}"
+        return self.once(key, lambda: _tail(self._json_on_disk(key, load), limit))
+
+    # ---- the disk cache
+
+    def _entry(self) -> RunEntry | None:
+        """The disk-cache entry of this snapshot's run, or None: cache off, no flow-run
+        record, or a run not finished in this snapshot (its data may still change)."""
+        with self._lock:
+            if self._disk_entry is _MISSING:
+                self._disk_entry = None
+                run = self._flow_run or {}
+                state = run.get("state") or {}
+                cache = disk_cache(self._disk_wanted) \
+                    if state.get("type") in FINISHED_TYPES else None
+                if cache is not None and run.get("updated") and run.get("state_id"):
+                    self._disk_entry = cache.entry(self.client.settings.api_url,
+                                                   self.flow_run_id, str(run["updated"]),
+                                                   str(run["state_id"]))
+            return self._disk_entry if isinstance(self._disk_entry, RunEntry) else None
+
+    def _settled(self) -> bool:
+        """Whether the flow run ended more than the settle window ago (its last task-run
+        rows, states and logs are recorded by then)."""
+        ended = parse_datetime((self._flow_run or {}).get("end_time"))
+        return ended is not None and datetime.now(timezone.utc) - ended \
+            >= timedelta(seconds=settle_seconds())
+
+    def _json_on_disk(self, name: str, load: Callable[[], Any],
+                      final: Callable[[Any], bool] = lambda _: True) -> Any:
+        """`load()`, or what the disk cache holds as `name`; what is loaded is stored there
+        once the run has settled and `final(value)` says the value can no longer change."""
+        entry = self._entry()
+        if entry is not None:
+            found = entry.read_json(name)
+            if found is not None:
+                return found
+        value = load()
+        if entry is not None and self._settled() and final(value):
+            entry.write_json(name, value)
+        return value
+
+    def _frame_on_disk(self, name: str, load: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """`_json_on_disk` for task-run frames (stored when every task run is final)."""
+        entry = self._entry()
+        if entry is not None:
+            found = entry.read_frame(name)
+            if found is not None:
+                return found
+        frame = load()
+        if entry is not None and self._settled() \
+                and frame["state_type"].isin(FINISHED_TYPES).all():
+            entry.write_frame(name, frame)
+        return frame
 
     # ---- artifacts
 
@@ -211,6 +301,16 @@ class RunData:
             return ArtifactList(sorted((artifact_from_json(r) for r in rows), key=lambda a: (
                 a.created is None, a.created, a.artifact_id)))
         return self.once(f"artifacts:{task_run_id}", load)
+
+
+def _row_final(row: Any) -> bool:
+    return isinstance(row, dict) and row.get("state_type") in FINISHED_TYPES
+
+
+def _tail(rows: list[dict[str, Any]], limit: int) -> tuple[list[LogEntry], bool]:
+    """The newest `limit` of log rows read newest first (one extra), oldest first, and
+    whether older ones exist."""
+    return [LogEntry.from_json(r) for r in reversed(rows[:limit])], len(rows) > limit
 
 
 # ---- targeted reads (the live widget's polling)
@@ -244,9 +344,11 @@ def graph_nodes_since(client: Client, flow_run_id: str, since: datetime | None =
     except (NotFound, InvalidRequest):
         client.run(_ops.get(api_path("flow_runs", flow_run_id),
                             f"No flow run with id {flow_run_id} on this server."))
+    if since is not None:  # a live poll past graph-v2's limit reads only what changed
+        return _nodes_from_records(client.run(_ops.changed_task_rows(flow_run_id, since)), since)
     return _nodes_from_records(client.run(_ops.export(
         "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}, "sort": "ID_DESC"},
-        count_path="/task_runs/count")).rows, since)
+        count_path="/task_runs/count", read_ahead=True)).rows, since)
 
 
 def _nodes_from_records(rows: list[dict[str, Any]], since: datetime | None) -> pd.DataFrame:

@@ -46,6 +46,11 @@ PROVIDERS: dict[str, str] = {
     "concurrency": "prefect_widgets.analytics:concurrency",
     "runs_summary": "prefect_widgets.analytics:runs_summary",
     "compare_runs": "prefect_widgets.analytics:compare_runs",
+    # a flow's history (issue 21): the frame, what changed against it, its chart and table
+    "flow_history": "prefect_widgets.history:flow_history",
+    "compare_with_history": "prefect_widgets.analytics.history:compare_with_history",
+    "HistoryChart": "prefect_widgets.history_chart:HistoryChart",
+    "changes_html": "prefect_widgets.history_chart:changes_html",
     # queries, which build views (the model's top)
     "query_flow_runs": "prefect_widgets.queries:query_flow_runs",
     "query_task_runs": "prefect_widgets.queries:query_task_runs",

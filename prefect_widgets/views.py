@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
+    from .history import FlowHistory
     from .records import TaskInput
 
 
@@ -74,8 +75,10 @@ async def _arun(client: Client | None, operation: Operation[Any]) -> Any:
 class _Cache:
     """Mutable side-store of a view: lazily fetched parts, shared by `get_latest()`."""
 
-    def __init__(self, shared_with: _Cache | None = None) -> None:
+    def __init__(self, shared_with: _Cache | None = None, disk: bool | None = None) -> None:
         self.lock = threading.RLock()
+        #: whether finished runs' data goes through the disk cache (None: the environment's)
+        self.disk: bool | None = shared_with.disk if shared_with else disk
         #: finished task runs by id, and slug lookups; shared along `get_latest()`
         self.task_runs: dict[str, TaskRunView] = shared_with.task_runs if shared_with else {}
         self.slugs: dict[tuple[str, int | None], str] = shared_with.slugs if shared_with else {}
@@ -190,6 +193,12 @@ class FlowView(Displayed):
         """This flow's runs, newest first."""
         return FlowRunView.query(flow_id=self.flow_id, limit=limit, sort="START_TIME_DESC",
                                  client=self.client, **filters)
+
+    def history(self, **window: Any) -> FlowHistory:
+        """This flow's runs over a window as a typed frame (`.frame`), kept current by
+        `.refresh()`: `since`, `until`, `deployment`, `tags`, `states` (see
+        `prefect_widgets.history.FlowHistory`)."""
+        return provided("flow_history")(self.flow_id, client=self.client, **window)
 
     def __repr__(self) -> str:
         from .formatting import shorten, visible
@@ -470,8 +479,10 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
 
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Client | None = None,
-                  cache: _Cache | None = None) -> FlowRunView:
-        return cls(**flow_run_fields(body), raw=body, client=client, _cache=_Cache(cache))
+                  cache: _Cache | None = None, *, disk_cache: bool | None = None
+                  ) -> FlowRunView:
+        return cls(**flow_run_fields(body), raw=body, client=client,
+                   _cache=_Cache(cache, disk_cache))
 
     @staticmethod
     def _read(flow_run_id: str) -> Operation[dict]:
@@ -484,22 +495,27 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
 
     @classmethod
     def from_flow_run_id(cls, flow_run_id: str, load_static_tasks: bool = False, *,
-                         client: Client | None = None) -> FlowRunView:
+                         client: Client | None = None, cache: bool | None = None
+                         ) -> FlowRunView:
         """Fetch a flow run by id.
 
         Prefect 3 has no static tasks: `load_static_tasks=True` (Prefect 1's flag) reads the
-        run's task runs now, caching the finished ones for `get_task_run()`.
+        run's task runs now, caching the finished ones for `get_task_run()`. `cache=False`
+        bypasses the disk cache of finished runs (`prefect_widgets.cache`; None: on unless
+        `PREFECT_WIDGETS_CACHE=0`).
         """
         client = get_client(client)
-        view = cls.from_json(client.run(cls._read(flow_run_id)), client)
+        view = cls.from_json(client.run(cls._read(flow_run_id)), client, disk_cache=cache)
         if load_static_tasks:
             view.task_runs()
         return view
 
     @classmethod
     async def afrom_flow_run_id(cls, flow_run_id: str, load_static_tasks: bool = False, *,
-                                client: Client | None = None) -> FlowRunView:
-        view = cls.from_json(await _arun(client, cls._read(flow_run_id)), get_client(client))
+                                client: Client | None = None, cache: bool | None = None
+                                ) -> FlowRunView:
+        view = cls.from_json(await _arun(client, cls._read(flow_run_id)), get_client(client),
+                             disk_cache=cache)
         if load_static_tasks:
             await view.aget_all_task_runs()
         return view
@@ -528,7 +544,8 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
         """Everything this snapshot has read from the server (see `prefect_widgets.rundata`)."""
         with self._cache.lock:
             if self._cache.data is None:
-                self._cache.data = RunData(self.flow_run_id, self.client, self._cache.previous)
+                self._cache.data = RunData(self.flow_run_id, self.client, self._cache.previous,
+                                           flow_run=self.raw, disk=self._cache.disk)
             return self._cache.data
 
     def _cached(self, key: str, load: Any) -> Any:
@@ -555,8 +572,7 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
     @property
     def states(self) -> list[State]:
         """The state history, oldest first."""
-        return self._cached("states", lambda: states_from_json(get_client(self.client).run(
-            _ops.get_list("/flow_run_states/", {"flow_run_id": self.flow_run_id}))))
+        return self.data.flow_run_states()
 
     @property
     def ui_url(self) -> str | None:
@@ -786,6 +802,12 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
     def attempts_dataframe(self) -> pd.DataFrame:
         """One row per task-run attempt, retries included (see `prefect_widgets.analytics`)."""
         return provided("attempts_frame")(self)
+
+    def changes(self, baseline: int = 50, **thresholds: Any) -> pd.DataFrame:
+        """What changed in this run against the last `baseline` finished runs of its flow:
+        per task, duration against the baseline's median and spread, regressions, new
+        failures and since which run (`analytics.history.compare_with_history`)."""
+        return provided("compare_with_history")(self, baseline, **thresholds)
 
     def critical_path(self, *, inferred: bool = False) -> pd.DataFrame:
         """The longest time-weighted dependency chain ending at the last finishing task;

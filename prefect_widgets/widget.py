@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ._timeline_encoding import encode_patch, encode_tags, encode_timeline
+from ._timeline_encoding import encode_nesting, encode_patch, encode_tags, encode_timeline
 from .errors import InvalidRequest, PrefectWidgetsError
 from .formatting import shorten
 from .options import display
@@ -37,6 +37,7 @@ from .rundata import graph_nodes_since, subflow_task_rows, task_rows_by_id
 from .states import FINISHED_TYPES
 from .views import FlowRunView, TaskRunView
 from .widget_details import run_details
+from .widget_subflows import Nested, Subflows, nest, subflow_of
 
 __all__ = ["FlowRunWidget"]
 
@@ -86,12 +87,20 @@ def _edge_mode(mode: str) -> str:
     return mode
 
 
-def _edge_set(edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None
-              ) -> set[tuple[int, int, int]]:
-    return set() if edges is None else set(zip(*(column.tolist() for column in edges)))
+#: edges by downstream row: {to row: {(from row, wire flags)}}
+EdgeMap = dict[int, frozenset[tuple[int, int]]]
 
 
-def _edge_arrays(edges: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edge_map(edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> EdgeMap:
+    by_row: dict[int, set[tuple[int, int]]] = {}
+    if edges is not None:
+        for up, down, flags in zip(*(column.tolist() for column in edges)):
+            by_row.setdefault(down, set()).add((up, flags))
+    return {down: frozenset(ups) for down, ups in by_row.items()}
+
+
+def _edge_arrays(by_row: EdgeMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    edges = sorted((up, down, flags) for down, ups in by_row.items() for up, flags in ups)
     up, down, flags = zip(*edges) if edges else ((), (), ())
     return (np.asarray(up, dtype=np.int64), np.asarray(down, dtype=np.int64),
             np.asarray(flags, dtype=np.uint8))
@@ -136,6 +145,11 @@ class FlowRunWidget(anywidget.AnyWidget):
     `search`: the text of the search box above the timeline (`/` focuses it); task runs whose
     task name, state name or one of whose tags holds it, in any case, stay bright and the
     others are dimmed.
+
+    Subflow runs are bracketed bars with ▸/▾: `expand_subflow(row or id)` (or a click on the
+    subflow's label, or Right on the selected subflow) draws the child run's task runs nested
+    under it, read once (`widget_subflows`); `collapse_subflow` hides them again.
+    `expanded_subflows` lists the expanded ones (saved with the notebook).
     """
 
     _esm = _STATIC / "widget.js"
@@ -148,14 +162,18 @@ class FlowRunWidget(anywidget.AnyWidget):
     #: the details panel of the row clicked last (`run_details`), set on the browser's ask
     details = traitlets.Dict().tag(sync=True)
     #: the shape of the synced state, saved with the notebook: a front end reads formats up
-    #: to its own and says why it cannot read a newer one (js/README.md, "Saved notebooks")
-    format = traitlets.Int(2).tag(sync=True)
+    #: to its own and says why it cannot read a newer one (js/README.md, "Saved notebooks");
+    #: 3: dependency edges as varints (`edge_in`/`edge_up`, `_timeline_encoding`)
+    format = traitlets.Int(3).tag(sync=True)
     #: the timeline's rows (`LAYOUT_MODES`); the picker above the timeline sets it too
     #: (not `layout`: ipywidgets' DOMWidget.layout is a Layout widget the front end resolves)
     row_layout = traitlets.Unicode("auto").tag(sync=True)
     #: the search box's text: runs whose task name, "name[map index]", state name or a tag holds it
     #: (any case) stay bright, the others are dimmed; "" = no search
     search = traitlets.Unicode("").tag(sync=True)
+    #: task run ids of the subflow rows shown expanded (`expand_subflow`): their child runs'
+    #: task runs are drawn nested under them; saved with the notebook
+    expanded_subflows = traitlets.List(traitlets.Unicode()).tag(sync=True)
 
     @traitlets.validate("row_layout")
     def _layout_mode(self, proposal: dict[str, Any]) -> str:
@@ -195,9 +213,12 @@ class FlowRunWidget(anywidget.AnyWidget):
         self._gaps: list[tuple[str, Any, Any]] | None = None  # (task run id, gap start, end)
         self._edge_mode = _edge_mode(edges)
         self._inferred = inferred_edges
-        self._edges_sent: set[tuple[int, int, int]] = set()  # (from row, to row, flags)
+        self._edges_sent: EdgeMap = {}  # the edges the browser holds
         self._critical_steps: list[str] = []  # the critical path last computed, in order
+        self._subflows = Subflows()  # child runs of subflows expanded inline
+        self._nested = Nested(self._frame, [], [])  # every row on the wire (widget_subflows)
         self._load_all()
+        self._ready = True
         self.on_msg(self._on_message)
         if live and not flow_run.state.is_finished():
             self._thread = threading.Thread(target=self._poll, name="prefect-widgets-poll",
@@ -239,6 +260,8 @@ class FlowRunWidget(anywidget.AnyWidget):
         data = self.flow_run.data
         rows = data.task_rows(progress=False)
         frame = data.timeline(progress=False)
+        if self.expanded_subflows:
+            self._subflows.ensure(frame, self.expanded_subflows, self.flow_run)
         with self._lock:
             selected = self._selected_id()
             self._synced_at = started
@@ -254,12 +277,13 @@ class FlowRunWidget(anywidget.AnyWidget):
                 self._encode()
                 error = f"No critical path: {exc}"
             if selected is not None:  # the same task run stays selected when rows reorder
-                self.selected_index = self._rows.get(selected, -1)
+                self._reselect(selected)
             self._set_header(error)
 
     def _selected_id(self) -> str | None:
-        if 0 <= self.selected_index < len(self._frame):
-            return str(self._frame.index[self.selected_index])
+        rows = self._nested.frame
+        if 0 <= self.selected_index < len(rows):
+            return str(rows.index[self.selected_index])
         return None
 
     def _encode(self) -> None:
@@ -267,11 +291,21 @@ class FlowRunWidget(anywidget.AnyWidget):
         with self._lock:
             mask = self._critical_mask() if self._critical else None
             edges = self._edge_columns()
-            encoded = encode_timeline(self._wire, highlight=mask, edges=edges)
+            nested = self._nested = nest(self._frame, self.expanded_subflows,
+                                         self._subflows.children)
+            wire, records = self._wire, self._records
+            if nested.blocks:  # expanded subflows: their child runs' rows follow
+                wire = pd.concat([wire, *(_encodable(c.frame) for _, c in nested.blocks)])
+                records = {**records, **{k: v for _, c in nested.blocks
+                                         for k, v in c.records.items()}}
+                if mask is not None:
+                    mask = np.concatenate([mask, np.zeros(len(wire) - len(mask), dtype=bool)])
+            encoded = encode_timeline(wire, highlight=mask, edges=edges)
             encoded["edge_mode"] = self._edge_mode
-            encoded.update(encode_tags([self._records.get(str(task_id), {}).get("tags")
-                                        for task_id in self._frame.index]))
-            self._edges_sent = _edge_set(edges)
+            encoded.update(encode_tags([records.get(str(task_id), {}).get("tags")
+                                        for task_id in nested.frame.index]))
+            encoded.update(encode_nesting(nested.parent, nested.expanded))
+            self._edges_sent = _edge_map(edges)
             self._keys, self._t0 = list(encoded["keys"]), encoded["t0"]
             if self._attempts:
                 encoded["gaps"] = self._encoded_gaps(encoded["t0"])
@@ -333,24 +367,56 @@ class FlowRunWidget(anywidget.AnyWidget):
 
         up, down, inferred = edge_rows(self._frame, inferred=self._inferred)
         flags = np.where(inferred, EDGE_INFERRED, 0).astype(np.uint8)
-        steps = self._critical_steps if self._critical else None
-        if steps:
-            pairs = {(self._rows.get(a), self._rows.get(b)) for a, b in zip(steps, steps[1:])}
+        pairs = self._critical_pairs()
+        if pairs:
             on_path = [(u, d) in pairs for u, d in zip(up.tolist(), down.tolist())]
             flags |= np.where(on_path, EDGE_CRITICAL, 0).astype(np.uint8)
         return up, down, flags
 
-    def _edge_delta(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, bool]:
+    def _critical_pairs(self) -> set[tuple[int | None, int | None]]:
+        """(from row, to row) of the critical path's steps, when it is shown."""
+        steps = self._critical_steps if self._critical else []
+        return {(self._rows.get(a), self._rows.get(b)) for a, b in zip(steps, steps[1:])}
+
+    def _recorded_edges(self, down: int, critical: set[tuple[int | None, int | None]]
+                        ) -> frozenset[tuple[int, int]]:
+        """Row `down`'s recorded upstream edges, (from row, wire flags) (`edge_rows`'s
+        rule: upstreams outside the frame left out)."""
+        from ._timeline_encoding import EDGE_CRITICAL
+
+        ups = self._frame["upstream_task_run_ids"].iloc[down]
+        if not isinstance(ups, (list, tuple, np.ndarray)):
+            return frozenset()
+        rows = {self._rows.get(str(u)) for u in ups}
+        return frozenset((up, EDGE_CRITICAL if (up, down) in critical else 0)
+                         for up in rows if up is not None)
+
+    def _edge_delta(self, touched: set[int]
+                    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, bool]:
         """The edges a patch carries: (the new ones, False), or (all of them, True) when one
-        went away or changed its flags; (None, False) when none changed."""
-        columns = self._edge_columns()
-        fresh, known = _edge_set(columns), self._edges_sent
+        went away or changed its flags; (None, False) when none changed.
+
+        `touched`: the only rows whose recorded upstreams can have changed (their record
+        changed, or an upstream of theirs appeared); only their edges are recomputed, unless
+        inferred edges are on (their rule reads every row's times): then all edges are."""
+        known = self._edges_sent
+        if self._inferred or self._edge_mode == "off":
+            fresh = _edge_map(self._edge_columns())
+            rows: set[int] = set(fresh) | set(known)
+        else:
+            fresh, rows, critical = dict(known), touched, self._critical_pairs()
+            for down in touched:
+                fresh[down] = self._recorded_edges(down, critical)
+                if not fresh[down]:
+                    del fresh[down]
+        nothing: frozenset[tuple[int, int]] = frozenset()
+        moved = [d for d in rows if fresh.get(d, nothing) != known.get(d, nothing)]
         self._edges_sent = fresh
-        if fresh == known:
+        if not moved:
             return None, False
-        if known <= fresh:
-            return _edge_arrays(sorted(fresh - known)), False
-        return _edge_arrays(sorted(fresh)), True
+        if all(known.get(d, nothing) <= fresh.get(d, nothing) for d in moved):
+            return _edge_arrays({d: fresh[d] - known.get(d, nothing) for d in moved}), False
+        return _edge_arrays(fresh), True
 
     def show_edges(self, mode: str = "auto") -> None:
         """Which dependency edges the timeline draws: "auto", "all", "selection" or "off"
@@ -419,8 +485,16 @@ class FlowRunWidget(anywidget.AnyWidget):
         for task_id in order[old_n:]:
             self._rows[task_id] = len(self._rows)
         self._frame, self._wire = fresh, wire
-        edges, replace_edges = self._edge_delta()
+        # only these rows' recorded edges can change: merged records, and the downstreams
+        # (already held) of task runs new here
+        touched = {self._rows[str(row["id"])] for row in rows if str(row["id"]) in self._rows}
+        touched.update(self._rows[d] for ups in fresh["downstream_task_run_ids"].iloc[old_n:]
+                       for d in ups if d in self._rows)
+        edges, replace_edges = self._edge_delta(touched)
         if not changed.any() and edges is None:
+            return
+        if self._nested.blocks:  # nested rows follow the run's own: new rows move them
+            self._encode()
             return
         patch = wire[changed]
         patch.insert(0, "index", [self._rows[i] for i in patch.index])
@@ -453,9 +527,12 @@ class FlowRunWidget(anywidget.AnyWidget):
         rows = task_rows_by_id(client, wanted) if wanted else []
         if new_subflow:
             rows += subflow_task_rows(client, latest.flow_run_id)
+        children_changed = self._subflows.refresh(self.expanded_subflows)
         with self._lock:
             self.flow_run = latest
             self._merge(rows)
+            if children_changed:
+                self._encode()
             self._synced_at = started
             if latest.state.is_finished():
                 if self._settled_by is None:
@@ -486,14 +563,13 @@ class FlowRunWidget(anywidget.AnyWidget):
         """(task run id, child flow run id or None) of the selected row."""
         with self._lock:
             index = self.selected_index
-            if index < 0 or index >= len(self._frame):
+            if index < 0 or index >= len(self._nested.frame):
                 return None
             return self._row(index)
 
     def _row(self, index: int) -> tuple[str, str | None]:
-        task_id = str(self._frame.index[index])
-        child = self._frame["child_flow_run_id"].iloc[index]
-        return task_id, (str(child) if isinstance(child, str) and child else None)
+        rows = self._nested.frame
+        return str(rows.index[index]), subflow_of(rows, index)
 
     @property
     def selected_task_run(self) -> TaskRunView | None:
@@ -519,14 +595,85 @@ class FlowRunWidget(anywidget.AnyWidget):
                 if not self._trait_current:
                     self._encode()
             return
+        if kind == "subflow":  # the gutter or a key expanded or collapsed a subflow row
+            try:
+                (self.expand_subflow if content.get("expand") else self.collapse_subflow)(
+                    int(content.get("index", -1)))
+            except PrefectWidgetsError as exc:
+                self._set_header(error=f"Could not expand the subflow: {exc}")
+            return
         if kind != "details":
             return
         index = int(content.get("index", -1))
         with self._lock:
-            if not 0 <= index < len(self._frame):
+            nested = self._nested
+            if not 0 <= index < len(nested.frame):
                 return
             frame, wire, records = self._frame, self._wire, dict(self._records)
-        self.details = run_details(self.flow_run, frame, wire, records, index)
+        block = nested.locate(index)
+        if block is None:
+            self.details = run_details(self.flow_run, frame, wire, records, index)
+            return
+        base, child = block
+        details = run_details(child.view, child.frame, _encodable(child.frame), child.records,
+                              index - base)
+        for link in details["upstream"] + details["downstream"]:
+            if link["index"] >= 0:  # rows of the child run sit `base` rows further on
+                link["index"] += base
+        self.details = {**details, "index": index}
+
+    # ---- subflows expanded inline
+
+    def expand_subflow(self, subflow: int | str) -> None:
+        """Show a subflow run's task runs nested under its row, indented, with the child
+        run's own task groups (read once; nested subflows expand the same way). `subflow`:
+        the row index, the task run id standing for the subflow run, or its flow run id."""
+        task_id = self._subflow_row(subflow)
+        if task_id not in self.expanded_subflows:
+            self.expanded_subflows = [*self.expanded_subflows, task_id]
+
+    def collapse_subflow(self, subflow: int | str) -> None:
+        """Hide a subflow run's nested task runs again (`expand_subflow` shows them)."""
+        task_id = self._subflow_row(subflow)
+        self.expanded_subflows = [i for i in self.expanded_subflows if i != task_id]
+
+    def _subflow_row(self, subflow: int | str) -> str:
+        """The task run id of a subflow row named by row index, task run id or flow run id."""
+        with self._lock:
+            rows = self._nested.frame
+            if isinstance(subflow, str):
+                children = rows["child_flow_run_id"].astype(object) if len(rows) else []
+                hits = [i for i, (task_id, child) in enumerate(zip(rows.index, children))
+                        if subflow in (str(task_id), child)]
+                index = hits[0] if hits else -1
+            else:
+                index = int(subflow)
+            if not 0 <= index < len(rows):
+                raise InvalidRequest(f"No row {subflow!r} in this timeline: pass a row index "
+                                     f"(0-{len(rows) - 1}), a task run id or a subflow's "
+                                     "flow run id.")
+            if subflow_of(rows, index) is None:
+                raise InvalidRequest(
+                    f"Row {index} ({rows['task_name'].iloc[index]}) is a task run, not a subflow "
+                    "run: expand a row whose label starts with \u2937.")
+            return str(rows.index[index])
+
+    @traitlets.observe("expanded_subflows")
+    def _expanded_changed(self, _: dict[str, Any]) -> None:
+        if not getattr(self, "_ready", False):  # set in __init__: _load_all reads them
+            return
+        self._subflows.ensure(self._frame, self.expanded_subflows, self.flow_run)
+        with self._lock:
+            selected = self._selected_id()
+            self._encode()
+            if selected is not None:
+                self._reselect(selected)
+
+    def _reselect(self, task_run_id: str) -> None:
+        """Keep the task run `task_run_id` selected after rows moved (-1 when not shown)."""
+        rows = self._nested.frame.index.astype(str)
+        hits = np.flatnonzero(rows == task_run_id)
+        self.selected_index = int(hits[0]) if len(hits) else -1
 
     @property
     def is_polling(self) -> bool:

@@ -59,7 +59,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
         yield OuterServer(os.environ[OUTER_API_URL], json.loads(os.environ[OUTER_RUNS]))
         return
     home = tmp_path_factory.mktemp("prefect-home")
-    server = LocalServer(home=home)
+    server = LocalServer(home=home, startup_timeout=300)  # a loaded 2-core machine is slow
     server.start()
     try:
         handle = PrefectServer(server, {})
@@ -81,6 +81,9 @@ def _configured(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PREFECT_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "pw-no-home"))
     for name in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_PROFILE", "PREFECT_API_URL"):
         monkeypatch.delenv(name, raising=False)
+    # every read goes to the server (tests count requests); tests/test_cache.py turns the
+    # disk cache on in a temp directory of its own
+    monkeypatch.setenv("PREFECT_WIDGETS_CACHE", "0")
     if "prefect_server" in request.fixturenames or "api_url" in request.fixturenames:
         url = request.getfixturevalue("api_url")
         monkeypatch.setenv("PREFECT_API_URL", url)

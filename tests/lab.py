@@ -259,3 +259,26 @@ def lab_page(browser: Any, lab: JupyterLab, artifacts: Path, height: int) -> Ite
             lab.shutdown_kernels(page)
         finally:
             context.close()
+
+
+class Notebook7(JupyterLab):
+    """`jupyter notebook` (Notebook 7) with the harness's isolated dirs: a notebook opens on
+    its own page (`/notebooks/NAME`), with no status bar; `window.jupyterapp` runs commands."""
+
+    APP = "notebook"
+    EXPOSE = "--JupyterNotebookApp.expose_app_in_browser=True"
+
+    def open_notebook(self, page: Any, name: str, timeout: float = 60_000) -> None:
+        """Open a notebook and wait until its kernel is idle and every cell is rendered."""
+        import nbformat
+
+        cells = len(nbformat.read(str(self.root / name), as_version=4).cells)
+        page.goto(f"{self.url}/notebooks/{name}")
+        page.wait_for_function(
+            """(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length === n
+                     && window.jupyterapp?.shell?.currentWidget?.sessionContext?.session
+                          ?.kernel?.status === 'idle'""",
+            arg=cells, timeout=timeout, polling=100)
+
+    def run_all(self, page: Any) -> None:
+        self.command(page, "notebook:run-all-cells")

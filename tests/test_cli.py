@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -457,6 +458,24 @@ def test_export_bad_targets(runs, tmp_path, monkeypatch):
     no_arrow = cli("export", runs["hello"], "-o", tmp_path / "x.parquet", code=1)
     assert "pip install" in one_error_line(no_arrow) and "pyarrow" in no_arrow.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_report_and_trace_never_leave_a_half_file(runs, tmp_path, monkeypatch):
+    for command in ("report", "trace"):
+        missing = cli(command, runs["hello"], "-o", tmp_path / "no" / "x.html", code=1)
+        assert "does not exist" in one_error_line(missing)
+    kept = tmp_path / "kept.trace.json"
+    kept.write_text("the previous trace")
+
+    def disk_full(self, path, **kwargs):
+        Path(path).write_text('{"traceEvents": [')  # half written, then the disk fills up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(FlowRunView, "to_trace", disk_full)
+    full = cli("trace", runs["hello"], "-o", kept, code=1)
+    assert "No space left on device" in one_error_line(full)
+    assert kept.read_text() == "the previous trace"
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.trace.json"]
 
 
 # --------------------------------------------------------------------------- count

@@ -18,7 +18,6 @@ from prefect_widgets._timeline_encoding import (
     decode_timeline,
     encode_patch,
     encode_timeline,
-    timeline_nbytes,
 )
 from prefect_widgets.analytics.dependencies import (
     dependency_edges,
@@ -116,18 +115,20 @@ def _wire(n: int) -> pd.DataFrame:
         "run_count": [1] * n})
 
 
-def test_edges_round_trip_in_the_narrowest_width():
-    edges = ([0, 1, 2], [1, 2, 3], [0, EDGE_INFERRED, EDGE_INFERRED | EDGE_CRITICAL])
+def test_edges_round_trip_sorted_by_downstream_row():
+    edges = ([1, 0, 2], [2, 1, 3], [EDGE_INFERRED, 0, EDGE_INFERRED | EDGE_CRITICAL])
     tl = encode_timeline(_wire(4), edges=edges)
     assert tl["edge_count"] == 3
-    assert memoryview(tl["edge_from"]).nbytes == 3 and memoryview(tl["edge_flags"]).nbytes == 3
+    assert bytes(tl["edge_in"]) == bytes([0, 1, 1, 1])  # one upstream each for rows 1..3
+    assert bytes(tl["edge_up"]) == bytes([0, 2, 2])  # 0, +1, +1 zigzagged
     back = decode_timeline(tl)
     assert back["edge_from"].tolist() == [0, 1, 2] and back["edge_to"].tolist() == [1, 2, 3]
     assert back["edge_flags"].tolist() == [0, 1, 3]
     wide = encode_timeline(_wire(300), edges=([0, 299], [299, 0], [0, 0]))
-    assert memoryview(wide["edge_from"]).nbytes == 4  # rows above 255: two bytes each
-    assert decode_timeline(wide)["edge_to"].tolist() == [299, 0]
-    assert memoryview(encode_timeline(_wire(4), edges=edges, narrow=False)["edge_to"]).nbytes == 12
+    assert "edge_flags" not in wide  # every flag 0: no column
+    back = decode_timeline(wide)
+    assert back["edge_from"].tolist() == [299, 0] and back["edge_to"].tolist() == [0, 299]
+    assert back["edge_flags"].tolist() == [0, 0]
     assert "edge_count" not in encode_timeline(_wire(4))
     assert decode_timeline(encode_timeline(_wire(4)))["edge_count"] == 0
 
@@ -137,6 +138,8 @@ def test_bad_edges_are_refused():
         encode_timeline(_wire(3), edges=([0, 1], [1], [0, 0]))
     with pytest.raises(IndexError):
         encode_timeline(_wire(3), edges=([-1], [1], [0]))
+    with pytest.raises(IndexError, match="< 3"):
+        encode_timeline(_wire(3), edges=([0], [3], [0]))
 
 
 def test_patch_edges_add_and_replace_round_trip():
@@ -155,14 +158,6 @@ def test_patch_edges_add_and_replace_round_trip():
     assert back["edge_to"].tolist() == [2]
     msg, buffers = encode_patch(1, rows)
     assert "edges" not in msg and decode_patch(msg, buffers)["edges_mode"] is None
-
-
-def test_edges_keep_under_thirty_bytes_per_task_run_at_100k():
-    n = 100_000
-    frame = _wire(n)
-    rows = np.arange(1, n)
-    tl = encode_timeline(frame, edges=(rows - 1, rows, np.zeros(n - 1, dtype=np.uint8)))
-    assert timeline_nbytes(tl) / n <= 30
 
 
 # --------------------------------------------------------------------------- the server
@@ -288,3 +283,58 @@ def test_live_patches_bring_the_edges_of_new_rows(runs):
         have |= {(ids[u], ids[d], f) for u, d, f in
                  zip(patch["edge_from"], patch["edge_to"], patch["edge_flags"])}
     assert have == want and len(want) == 11  # recorded and inferred
+
+
+def test_live_merges_recompute_only_the_edges_of_changed_rows(runs, monkeypatch):
+    """Without inferred edges a poll recomputes only the recorded edges of the rows it
+    touched (never the whole run's `edge_rows`): a downstream held before its upstreams gets
+    their edges when they arrive ("add"); a record that loses an upstream resends all the
+    edges ("replace"); the critical path's flag follows."""
+    import prefect_widgets.analytics.dependencies as dependencies
+    from prefect_widgets.records import task_runs_frame as frame_of
+    from prefect_widgets.records import timeline_from_tasks
+    from prefect_widgets.widget import _encodable
+
+    widget = FlowRunWidget(runs["diamond"], live=False, critical_path=True)
+    records = {str(r["id"]): r for r in widget.flow_run.data.task_rows()}
+    name = {i: r["name"].rsplit("-", 1)[0] for i, r in records.items()}
+    by_name = {v: records[k] for k, v in name.items()}
+    critical = set(widget._critical_steps)  # extract → slow_branch → load
+    with widget._lock:  # a widget that has seen only `load` so far
+        widget._records = {str(by_name["load"]["id"]): by_name["load"]}
+        widget._frame = timeline_from_tasks(frame_of([by_name["load"]]))
+        widget._wire = _encodable(widget._frame)
+        widget._rows = {i: n for n, i in enumerate(widget._frame.index)}
+        widget._encode()
+    assert decode_timeline(widget.timeline)["edge_count"] == 0
+    sent = []
+    widget.send = lambda msg, buffers=None: sent.append(decode_patch(msg, buffers))
+
+    def everything(*_, **__):
+        raise AssertionError("a live merge without inferred edges recomputed every edge")
+
+    monkeypatch.setattr(dependencies, "edge_rows", everything)
+
+    def pairs(patch):
+        ids = list(widget._rows)
+        return {(name[ids[u]], name[ids[d]], int(f)) for u, d, f in
+                zip(patch["edge_from"], patch["edge_to"], patch["edge_flags"])}
+
+    widget._merge([by_name["fast_branch"], by_name["slow_branch"]])
+    assert sent[-1]["edges_mode"] == "add"
+    on_path = EDGE_CRITICAL if {str(by_name["slow_branch"]["id"]),
+                                str(by_name["load"]["id"])} <= critical else 0
+    assert pairs(sent[-1]) == {("fast_branch", "load", 0), ("slow_branch", "load", on_path)}
+    widget._merge([by_name["extract"]])
+    assert sent[-1]["edges_mode"] == "add"
+    assert {(u, d) for u, d, _ in pairs(sent[-1])} == {("extract", "fast_branch"),
+                                                      ("extract", "slow_branch")}
+    widget._merge([by_name["extract"]])  # nothing changed: no patch
+    assert len(sent) == 2
+    slow = str(by_name["slow_branch"]["id"])
+    load = dict(by_name["load"], task_inputs={
+        k: [i for i in v if i.get("id") != slow] for k, v in by_name["load"]["task_inputs"].items()})
+    widget._merge([load])
+    assert sent[-1]["edges_mode"] == "replace"
+    assert {(u, d) for u, d, _ in pairs(sent[-1])} == {
+        ("extract", "fast_branch"), ("extract", "slow_branch"), ("fast_branch", "load")}

@@ -153,7 +153,7 @@ def test_saved_state_carries_the_format_and_base64_columns(saved):
     ours = [m for m in models.values() if m["state"].get("_anywidget_id", "").endswith("FlowRunWidget")]
     assert len(ours) == 1
     model = ours[0]
-    assert model["state"]["format"] == 2
+    assert model["state"]["format"] == 3
     paths = {tuple(b["path"]) for b in model["buffers"]}
     assert {("timeline", "start"), ("timeline", "end"), ("timeline", "state")} <= paths
     assert all(b["encoding"] == "base64" for b in model["buffers"])

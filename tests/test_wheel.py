@@ -117,6 +117,7 @@ def test_wheel_carries_the_notebooks_and_the_widget(wheel):
     shipped = {Path(n).name for n in names if n.startswith("prefect_widgets/notebooks/")}
     assert shipped == {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert "prefect_widgets/static/widget.js" in names
+    assert "prefect_widgets/static/history.js" in names
 
 
 IMPORT_EVERY_PUBLIC_MODULE = """

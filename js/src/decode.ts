@@ -32,6 +32,10 @@ export interface Timeline {
   highlight: Uint8Array | null;
   /** 1 = the row stands for a subflow run; absent/null = none do */
   kind?: Uint8Array | null;
+  /** the subflow row each row is nested under (-1: the flow run's own); absent = none nested */
+  parent?: Int32Array | null;
+  /** subflow rows shown expanded (their child runs' rows are nested under them) */
+  expanded?: number[];
   /** bar index -> flat [start, end, start, end, ...] offsets of idle time between attempts */
   gaps?: Map<number, number[]> | null;
   /** dependency edges (`edges.ts`): arrays may have larger capacity than `edgeCount` */
@@ -186,28 +190,93 @@ export function decodeTimeline(raw: unknown): Timeline {
     highlight: r.highlight == null ? null : decodeIntInto(r.highlight as BufferLike, n, new Uint8Array(n), false, 0, "timeline.highlight"),
     kind: r.kind == null ? null : decodeIntInto(r.kind as BufferLike, n, new Uint8Array(n), false, 0, "timeline.kind"),
     gaps: decodeGaps(r.gaps),
+    parent: r.parent == null ? null : decodeIntInto(r.parent as BufferLike, n, new Int32Array(n), true, -1, "timeline.parent"),
+    expanded: Array.isArray(r.expanded) ? r.expanded.map(Number).filter((i) => Number.isInteger(i) && i >= 0 && i < n) : [],
     ...decodeEdges(r),
   };
   return tl;
 }
 
 /**
- * Optional dependency edges: `edge_count`, `edge_from`/`edge_to` (unsigned row indices,
- * 1/2/4 bytes each, width from byteLength / edge_count), `edge_flags` (Uint8), `edge_mode`.
+ * Optional dependency edges (js/README.md): `edge_count` m, `edge_in` (varint × n: each row's
+ * number of upstream edges; edges sorted by downstream row) and `edge_up` (varint × m: each
+ * edge's upstream row as a zigzag delta from the previous edge's), `edge_flags` (Uint8 × m,
+ * absent = all 0), `edge_mode`. Format 2 sent `edge_from`/`edge_to` (unsigned row indices,
+ * 1/2/4 bytes each, width from byteLength / m) and always `edge_flags`: still read.
  */
-export function decodeEdges(r: Record<string, unknown>): Partial<Timeline> {
+export function decodeEdges(r: Record<string, unknown>, n = Number(r.n ?? 0)): Partial<Timeline> {
   const mode = typeof r.edge_mode === "string" ? { edgeMode: r.edge_mode } : {};
-  if (r.edge_from == null) return mode;
+  if (r.edge_from == null && r.edge_in == null) return mode;
   const m = Number(r.edge_count ?? 0);
   if (!Number.isInteger(m) || m < 0) throw new DecodeError(`timeline.edge_count must be a non-negative integer, got ${String(r.edge_count)}`);
-  return {
-    ...mode,
-    edgeCount: m,
-    edgeFrom: decodeIntInto(r.edge_from as BufferLike, m, new Int32Array(m), false, -1, "timeline.edge_from"),
-    edgeTo: decodeIntInto(r.edge_to as BufferLike, m, new Int32Array(m), false, -1, "timeline.edge_to"),
-    edgeFlags: decodeIntInto(r.edge_flags as BufferLike, m, new Uint8Array(m), false, 0, "timeline.edge_flags"),
-    edgeVersion: 1,
-  };
+  const edgeFlags = decodeIntInto(r.edge_flags as BufferLike, m, new Uint8Array(m), false, 0, "timeline.edge_flags");
+  if (r.edge_in == null) {
+    return {
+      ...mode,
+      edgeCount: m,
+      edgeFrom: decodeIntInto(r.edge_from as BufferLike, m, new Int32Array(m), false, -1, "timeline.edge_from"),
+      edgeTo: decodeIntInto(r.edge_to as BufferLike, m, new Int32Array(m), false, -1, "timeline.edge_to"),
+      edgeFlags,
+      edgeVersion: 1,
+    };
+  }
+  // one pass over each column (the first frame waits for it): counts -> downstream rows,
+  // zigzag deltas -> upstream rows
+  const edgeTo = new Int32Array(m);
+  let k = 0;
+  let row = 0;
+  readVarints(r.edge_in as BufferLike, n, "timeline.edge_in", (count) => {
+    if (k + count > m) throw new DecodeError(`timeline.edge_in: more than edge_count (${m}) edges`);
+    for (let j = 0; j < count; j++) edgeTo[k++] = row;
+    row++;
+  });
+  if (k !== m) throw new DecodeError(`timeline.edge_in: ${k} edges, edge_count says ${m}`);
+  const edgeFrom = new Int32Array(m);
+  let e = 0;
+  let up = 0;
+  readVarints(r.edge_up as BufferLike, m, "timeline.edge_up", (z) => {
+    up += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    if (up < 0 || up >= n) throw new DecodeError(`timeline.edge_up: edge ${e}'s upstream row ${up} is not a row (n = ${n})`);
+    edgeFrom[e++] = up;
+  });
+  return { ...mode, edgeCount: m, edgeFrom, edgeTo, edgeFlags, edgeVersion: 1 };
+}
+
+/** `count` LEB128 varints (7 bits a byte, low first; high bit = more bytes), exact up to 2^49. */
+export function decodeVarints(b: BufferLike, count: number, name = "varint column"): Float64Array {
+  const out = new Float64Array(count);
+  let k = 0;
+  readVarints(b, count, name, (value) => (out[k++] = value));
+  return out;
+}
+
+/** Calls `each` with each of `count` LEB128 varints in turn; throws when the bytes hold another number. */
+function readVarints(b: BufferLike, count: number, name: string, each: (value: number) => void): void {
+  const bytes = toBytes(b) ?? new Uint8Array(0);
+  const refuse = () => new DecodeError(`${name}: ${bytes.length} bytes are not ${count} varints`);
+  let k = 0;
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte < 0x80 && scale === 1) {
+      // a one-byte value, by far the most common
+      if (k++ >= count) throw refuse();
+      each(byte);
+      continue;
+    }
+    value += (byte & 0x7f) * scale; // arithmetic, not shifts: values above 2^31 stay exact
+    if (byte & 0x80) {
+      scale *= 128;
+      if (scale > 2 ** 49) throw new DecodeError(`${name}: a varint wider than 49 bits`);
+      continue;
+    }
+    if (k++ >= count) throw refuse();
+    each(value);
+    value = 0;
+    scale = 1;
+  }
+  if (k !== count || scale !== 1) throw refuse();
 }
 
 /** Optional `timeline.gaps` ({n, row int32, start/end float32}) grouped by bar index. */

@@ -18,6 +18,7 @@ import { effEnd, rowWindow } from "./hittest";
 import { chooseStep, formatTick, Scale, ticks, toPx } from "./scale";
 import { badgeTextColor, statePriority, N_STATES } from "./states";
 import { drawBarMark } from "./patterns";
+import { drawNestingRails, drawSubflowBar, GLYPH_PX } from "./subflows";
 import type { Theme } from "./theme";
 
 export const AXIS_H = 24; // css px
@@ -51,6 +52,8 @@ export interface Frame extends Geometry {
   hlMode: boolean;
   /** search matches (search.ts), 1 per hit: the other bars are dimmed; absent/null = no search */
   match?: Uint8Array | null;
+  /** subflow rows shown expanded (their bars carry ▾, the others ▸: subflows.ts) */
+  expanded?: ReadonlySet<number> | null;
 }
 
 export function tzOffsetMin(ms: number): number {
@@ -167,6 +170,7 @@ export function drawGroups(f: Frame): void {
     if (j % 2 === 1) ctx.fillRect(0, AXIS_H + g.firstRow * rowH, f.cssW, g.lanes * rowH);
   });
   ctx.globalAlpha = 1;
+  drawNestingRails(ctx, packing.groups, AXIS_H, rowH, theme.accent); // groups inside expanded subflows
   if (rowH * 2 >= 3) {
     ctx.strokeStyle = theme.grid;
     ctx.lineWidth = 1;
@@ -238,6 +242,8 @@ export function drawVector(f: Frame, charWidth: CharWidth): number {
         ctx.fillRect(x0, y, w, barH);
       }
       drawBarMark(ctx, tl.state[i], x0, y, w, barH, color); // hatch / dashed: states sharing a hue
+      const subflow = !!tl.kind && tl.kind[i] === 1;
+      if (subflow) drawSubflowBar(ctx, x0, y, w, barH, color, theme.bg, !!f.expanded?.has(i));
       const gaps = tl.gaps?.get(i);
       if (gaps) {
         // retries: the idle time between attempts is cut out of the bar
@@ -252,12 +258,12 @@ export function drawVector(f: Frame, charWidth: CharWidth): number {
         }
       }
       if (labelled && w > 30) {
-        const tx = Math.max(x0, f.left) + 4;
+        const tx = Math.max(x0, f.left) + 4 + (subflow ? GLYPH_PX : 0);
         const avail = Math.min(x1, f.cssW - PAD_X) - tx - 3;
         if (avail > 12) {
           const text = barLabel(labelOf(tl, i), tl.mapIndex[i], grouped, avail, charPx);
           if (text) {
-            ctx.fillStyle = badgeTextColor(color);
+            ctx.fillStyle = subflow ? theme.fg : badgeTextColor(color); // a subflow's body is light
             ctx.fillText(text, tx, y + barH / 2);
           }
         }

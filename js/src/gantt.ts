@@ -32,6 +32,7 @@ import {
 } from "./draw";
 import { bindInteraction, hideTooltip, InteractionHost, pickBar } from "./interaction";
 import { EdgeLayer } from "./edges";
+import { CLOSED_GLYPH, expandedOf, INDENT_PX, isSubflowRow, OPEN_GLYPH } from "./subflows";
 
 export { AXIS_H, MAX_PLOT_H, MAX_ROW_H, MIN_BAR_PX, MIN_PLOT_H, PAD_X, VECTOR_MAX_BARS } from "./draw";
 
@@ -74,6 +75,8 @@ export interface GanttOptions {
   onSelect: (index: number) => void;
   /** called after each frame with stats */
   onFrame?: (bars: number, ms: number, gaps: number) => void;
+  /** a subflow row was expanded or collapsed here (the kernel reads its child run) */
+  onSubflow?: (row: number, expand: boolean) => void;
 }
 
 export class Gantt implements InteractionHost {
@@ -95,6 +98,8 @@ export class Gantt implements InteractionHost {
   private mode: LayoutMode = "auto";
   /** task names drawn as one summary row */
   private collapsed = new Set<string>();
+  /** subflow rows shown expanded (`subflows.ts`): from the timeline, then toggled here */
+  private expanded = new Set<number>();
   /** widest gutter label (css px) of the current layout, before clamping */
   private gutterWanted = 0;
   private gutterW = 0;
@@ -189,6 +194,7 @@ export class Gantt implements InteractionHost {
 
   setTimeline(tl: Timeline): void {
     this.tl = tl;
+    this.expanded = expandedOf(tl);
     if (this.selected >= tl.n) this.selected = -1;
     this.hover = -1;
     this.invalidateData();
@@ -222,6 +228,22 @@ export class Gantt implements InteractionHost {
   toggleGroup(name: string): void {
     if (!this.collapsed.delete(name)) this.collapsed.add(name);
     this.invalidateData();
+  }
+
+  /** Whether subflow row i is shown expanded. */
+  isExpanded(i: number): boolean {
+    return this.expanded.has(i);
+  }
+
+  /** Expand (or collapse) subflow row i here at once, and tell the kernel; false when i is not a subflow row. */
+  toggleSubflow(i: number, expand = !this.expanded.has(i)): boolean {
+    if (!isSubflowRow(this.tl, i)) return false;
+    if (expand === this.expanded.has(i)) return true;
+    if (expand) this.expanded.add(i);
+    else this.expanded.delete(i);
+    this.invalidateData();
+    this.opts.onSubflow?.(i, expand);
+    return true;
   }
 
   setTheme(theme: Theme): void {
@@ -297,7 +319,7 @@ export class Gantt implements InteractionHost {
     tl.keys.forEach((name, k) => {
       if (this.collapsed.has(name)) shut.add(k);
     });
-    this.packing = chooseLayout(this.mode, tl, mask, shut, FIT);
+    this.packing = chooseLayout(this.mode, tl, mask, shut, FIT, this.expanded);
     this.gutterWanted = this.measureGutter();
     this.showLayout();
     let lo = Infinity;
@@ -336,7 +358,7 @@ export class Gantt implements InteractionHost {
     let widest = 0;
     for (const g of groups) {
       const { name, count } = groupLabel(this.groupName(g.key), g);
-      widest = Math.max(widest, ctx.measureText(`▾ ${name} ${count}`).width);
+      widest = Math.max(widest, ctx.measureText(`▾ ${name} ${count}`).width + g.depth * INDENT_PX);
     }
     return widest + 28; // padding, the glyph's box and the gaps around it
   }
@@ -380,14 +402,21 @@ export class Gantt implements InteractionHost {
       b.dataset.name = name;
       b.dataset.count = String(g.count);
       b.dataset.lanes = String(g.lanes);
-      b.setAttribute("aria-expanded", g.collapsed ? "false" : "true");
-      b.title = `${text.name}: ${g.count.toLocaleString("en-US")} task run${g.count === 1 ? "" : "s"} — click to ${g.collapsed ? "expand" : "collapse"}`;
+      // a subflow group's button expands its subflow runs inline; another's folds its lanes
+      const open = g.subflow ? g.subflowRows.some((i) => this.expanded.has(i)) : !g.collapsed;
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+      b.dataset.depth = String(g.depth);
+      if (g.subflow) b.classList.add("pw-group-subflow");
+      const runs = `${g.count.toLocaleString("en-US")} ${g.subflow ? "subflow" : "task"} run${g.count === 1 ? "" : "s"}`;
+      const action = g.subflow ? (open ? "hide its task runs" : "show its task runs nested") : g.collapsed ? "expand" : "collapse";
+      b.title = `${text.name}: ${runs} — click to ${action}`;
       b.style.top = `${g.firstRow * this.rowH}px`;
       b.style.height = `${h}px`;
       b.style.paddingTop = `${Math.max(0, (Math.min(h, MAX_ROW_H) - MIN_LABEL_PX) / 2)}px`;
+      if (g.depth) b.style.paddingLeft = `${4 + g.depth * INDENT_PX}px`;
       const glyph = document.createElement("span");
       glyph.className = "pw-group-glyph";
-      glyph.textContent = g.collapsed ? "▸" : "▾";
+      glyph.textContent = open ? OPEN_GLYPH : CLOSED_GLYPH;
       glyph.setAttribute("aria-hidden", "true");
       const nameEl = document.createElement("span");
       nameEl.className = "pw-group-name";
@@ -396,7 +425,8 @@ export class Gantt implements InteractionHost {
       countEl.className = "pw-group-count";
       countEl.textContent = text.count;
       b.append(glyph, nameEl, countEl);
-      b.addEventListener("click", () => this.toggleGroup(name));
+      if (g.subflow) b.addEventListener("click", () => g.subflowRows.forEach((i) => this.toggleSubflow(i, !open)));
+      else b.addEventListener("click", () => this.toggleGroup(name));
       buttons.push(b);
     }
     this.gutter.replaceChildren(...buttons);
@@ -473,7 +503,7 @@ export class Gantt implements InteractionHost {
     if (this.view) v = this.view;
     else v = ext ? fitView(ext[0], ext[1], 10) : [0, 60_000];
     this.scale = makeScale(v[0], v[1], left, left + plotW);
-    const f: Frame = { ...this.geometry(), ctx, theme: this.theme, now, dpr, hlMode: this.hlMode, match: this.match };
+    const f: Frame = { ...this.geometry(), ctx, theme: this.theme, now, dpr, hlMode: this.hlMode, match: this.match, expanded: this.expanded };
 
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, cssW, this.cssH);

@@ -14,6 +14,7 @@ import { countStates, filterIndices, normalizeHeader, toggleFilter } from "./uti
 import { SearchBox, SearchController } from "./search";
 import { bindKeys, keyActions } from "./keys";
 import { Announcer, summaryLabel } from "./a11y";
+import { isSubflowRow } from "./subflows";
 
 /** The subset of the anywidget model API used here. */
 export interface AnyModel {
@@ -36,12 +37,13 @@ function applyThemeVars(el: HTMLElement, theme: Theme): void {
 }
 
 /** The newest shape of the synced state this front end reads (the `format` trait). */
-export const SAVED_FORMAT = 2;
+export const SAVED_FORMAT = 3;
 
 /**
  * Why a widget state of `format` cannot be read here, or null when it can. A state without
  * `format` was saved before the trait existed (format 1): its timeline decodes as it is,
- * the columns added since simply absent.
+ * the columns added since simply absent. Format 2 sent plain `edge_from`/`edge_to` columns
+ * where 3 sends `edge_in`/`edge_up` varints: `decodeEdges` reads both.
  */
 export function savedFormatProblem(format: unknown): string | null {
   if (format == null) return null;
@@ -105,6 +107,13 @@ function render({ model, el }: RenderProps): () => void {
       el.dataset.drawMs = ms.toFixed(2);
       el.dataset.rendered = "1";
     },
+    onSubflow: (index, expand) => {
+      try {
+        model.send({ type: "subflow", index, expand }); // the kernel reads the child run once
+      } catch {
+        /* no kernel (a saved notebook): rows already sent still open and close */
+      }
+    },
   });
 
   el.replaceChildren(header.root, errorBox, gantt.root, details.root);
@@ -130,6 +139,7 @@ function render({ model, el }: RenderProps): () => void {
     select: (i, open) => select(i, open),
     stepMatch: (dir) => search.step(dir),
     focusSearch: () => search.box.input.focus(),
+    toggleSubflow: (i, expand) => isSubflowRow(gantt.tl, i) && gantt.isExpanded(i) !== expand && gantt.toggleSubflow(i, expand),
     clearSearch: () => {
       if (!String(model.get("search") ?? "")) return false;
       search.box.input.value = "";

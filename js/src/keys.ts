@@ -6,7 +6,8 @@
  * `document`), in the capture phase so that the canvas's own keys (Shift+arrows pan) do not
  * also act on a key handled here, and marks the root with `data-lm-suppress-shortcuts` so
  * JupyterLab's command-mode shortcuts (A, B, X, D D, arrows between cells) stay off while
- * the widget has focus.
+ * the widget has focus. On a selected subflow row, Right expands it (its child run's task
+ * runs nested under it) and Left collapses it, as in a tree; otherwise they move.
  */
 import type { Timeline } from "./decode";
 import type { Packing } from "./pack";
@@ -156,6 +157,8 @@ export interface KeyTarget {
   focusSearch(): void;
   /** clear the search; false when there was none */
   clearSearch(): boolean;
+  /** expand (or collapse) subflow row i; false when it is not a subflow row or already so */
+  toggleSubflow?(i: number, expand: boolean): boolean;
 }
 
 /** The widget's key handling over `t`: returns whether the key was used. */
@@ -172,6 +175,9 @@ export function keyActions(t: KeyTarget): (cmd: KeyCommand) => boolean {
       case "right":
       case "up":
       case "down": {
+        // on a subflow row Right opens it and Left closes it, when they change something
+        const opens = cmd === "right" || cmd === "left";
+        if (opens && t.selected >= 0 && t.toggleSubflow?.(t.selected, cmd === "right")) return true;
         const next = moveSelection(t.layoutNow(), t.tl, t.selected, cmd, t.nowOffset());
         return next === t.selected ? next >= 0 : go(next, false);
       }

@@ -104,8 +104,11 @@ export function formatTick(ms: number, step: number, tzOffsetMin = 0): string {
     if (p.h === 0 && p.m === 0) return `${MONTHS[p.month]} ${p.day}`;
     return `${pad(p.h)}:${pad(p.m)}`;
   }
-  if (step >= SECOND) return `${pad(p.h)}:${pad(p.m)}:${pad(p.s)}`;
-  return `${pad(p.m)}:${pad(p.s)}.${pad(p.ms, 3)}`;
+  const clock = `${pad(p.h)}:${pad(p.m)}:${pad(p.s)}`;
+  if (step >= SECOND) return clock;
+  // the hour stays: "20:03.500" alone reads as five past eight
+  const digits = step >= 100 ? 1 : step >= 10 ? 2 : 3;
+  return `${clock}.${pad(p.ms, 3).slice(0, digits)}`;
 }
 
 /** "2024-05-01 13:04:05.123" in the given offset zone. */

@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DecodeError, Timeline, decodeTimeline } from "../src/decode";
+import { DecodeError, Timeline, decodeTimeline, decodeVarints } from "../src/decode";
 import {
   AUTO_MAX_EDGES,
   EDGE_CRITICAL,
@@ -20,7 +23,8 @@ function dv(Ctor: { new (a: number[]): ArrayBufferView }, values: number[]): Dat
   return new DataView(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** n bars of 10 ms, bar i starting at 20·i, with the given edges. */
+/** n bars of 10 ms, bar i starting at 20·i, with the given edges (plain format 2 columns, in
+ * the order given: what a notebook saved by format 2 holds). */
 function timeline(n: number, edges: Array<[number, number, number?]>, extra: Record<string, unknown> = {}): Timeline {
   return decodeTimeline({
     n,
@@ -78,6 +82,63 @@ describe("decoding edges", () => {
     const none = decodeTimeline({ n: 0 });
     expect(none.edgeCount ?? 0).toBe(0);
     expect(() => decodeTimeline({ n: 0, edge_count: 2, edge_from: dv(Uint8Array as never, [1, 2, 3]), edge_to: dv(Uint8Array as never, [1, 2]), edge_flags: dv(Uint8Array as never, [0, 0]) })).toThrow(DecodeError);
+  });
+});
+
+/** js/tests/fixtures/edges.json (make_edges_fixture.py): the Python encoder's edges, both formats. */
+const EDGE_FIXTURE = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "fixtures", "edges.json"), "utf8"));
+
+/** A fixture timeline with its {base64} buffers as DataViews (what the widget manager hands over). */
+function fromFixture(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const b64 = v && typeof v === "object" ? (v as { base64?: string }).base64 : undefined;
+    out[k] = b64 === undefined ? v : new DataView(Uint8Array.from(Buffer.from(b64, "base64")).buffer);
+  }
+  return out;
+}
+
+function plain(tl: Timeline) {
+  const m = tl.edgeCount ?? 0;
+  return { edge_from: [...tl.edgeFrom!.slice(0, m)], edge_to: [...tl.edgeTo!.slice(0, m)], edge_flags: [...tl.edgeFlags!.slice(0, m)] };
+}
+
+describe("decoding the Python encoder's edges (format 3, and format 2 saved notebooks)", () => {
+  it("reads edge_in/edge_up varints as the plain columns the encoder made them from", () => {
+    const tl = decodeTimeline(fromFixture(EDGE_FIXTURE.format3));
+    expect(tl.edgeCount).toBe(301);
+    expect(plain(tl)).toEqual(EDGE_FIXTURE.format3_expected);
+    expect(tl.edgeTo![tl.edgeCount! - 1]).toBe(299); // sorted by downstream row
+  });
+
+  it("reads a format 2 notebook's edge_from/edge_to as they were saved", () => {
+    const tl = decodeTimeline(fromFixture(EDGE_FIXTURE.format2));
+    expect(plain(tl)).toEqual(EDGE_FIXTURE.format2_expected);
+  });
+
+  it("holds no flags column when every flag is 0", () => {
+    const raw = fromFixture(EDGE_FIXTURE.format3);
+    delete raw.edge_flags;
+    const tl = decodeTimeline(raw);
+    expect(tl.edgeFlags!.every((f) => f === 0)).toBe(true);
+    expect(plain(tl).edge_from).toEqual(EDGE_FIXTURE.format3_expected.edge_from);
+  });
+
+  it("decodes varints at their byte boundaries and refuses broken ones", () => {
+    const bytes = Uint8Array.from([0, 0x7f, 0x80, 0x01, 0xff, 0x7f, 0x80, 0x80, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect([...decodeVarints(bytes, 6)]).toEqual([0, 127, 128, 16_383, 16_384, 2 ** 32 - 1]);
+    expect(() => decodeVarints(Uint8Array.from([1, 2, 3]), 2)).toThrow(DecodeError);
+    expect(() => decodeVarints(Uint8Array.from([0x81]), 1)).toThrow(DecodeError);
+    expect(() => decodeVarints(Uint8Array.from(Array(8).fill(0x80)), 1)).toThrow(/wider than 49 bits/);
+  });
+
+  it("refuses counts that disagree with edge_count and upstream rows outside the timeline", () => {
+    const raw = fromFixture(EDGE_FIXTURE.format3);
+    expect(() => decodeTimeline({ ...raw, edge_count: 300 })).toThrow(DecodeError);
+    const n = 3;
+    const edges = { n, edge_count: 1, edge_in: Uint8Array.from([0, 1, 0]), edge_up: Uint8Array.from([2 * 5]) };
+    expect(() => decodeTimeline(edges)).toThrow(/upstream row 5 is not a row/);
+    expect(plain(decodeTimeline({ ...edges, edge_up: Uint8Array.from([2 * 2]) }))).toEqual({ edge_from: [2], edge_to: [1], edge_flags: [0] });
   });
 });
 

@@ -63,12 +63,12 @@ beforeAll(() => {
 
 describe("savedFormatProblem", () => {
   it("reads states without a format (saved before it) and every format up to its own", () => {
-    expect(SAVED_FORMAT).toBe(2);
-    for (const format of [undefined, null, 1, 2]) expect(savedFormatProblem(format)).toBeNull();
+    expect(SAVED_FORMAT).toBe(3);
+    for (const format of [undefined, null, 1, 2, 3]) expect(savedFormatProblem(format)).toBeNull();
   });
 
   it("says why it cannot read a newer or unknown format, and what to do", () => {
-    expect(savedFormatProblem(3)).toMatch(/newer prefect-widgets \(state format 3; this view reads formats up to 2\): run the cell again, or upgrade/);
+    expect(savedFormatProblem(4)).toMatch(/newer prefect-widgets \(state format 4; this view reads formats up to 3\): run the cell again, or upgrade/);
     expect(savedFormatProblem("2")).toMatch(/unknown format \("2"\): run the cell again/);
     expect(savedFormatProblem(0)).toMatch(/unknown format \(0\)/);
   });
@@ -94,6 +94,23 @@ describe("an old saved state (format 1 fixture)", () => {
     dispose();
   });
 
+  it("a format 2 state's plain edge columns render, and a format 3 state's varints", () => {
+    const bytes = (a: number[]) => new DataView(Uint8Array.from(a).buffer);
+    const format2 = { edge_count: 2, edge_from: bytes([0, 1]), edge_to: bytes([1, 4]), edge_flags: bytes([0, 1]) };
+    const format3 = { edge_count: 2, edge_in: bytes([0, 1, 0, 0, 1]), edge_up: bytes([0, 2]), edge_flags: bytes([0, 1]) };
+    for (const [format, edges] of [[2, format2], [3, format3]] as const) {
+      const state = savedState();
+      const saved = { ...state, format, timeline: { ...(state.timeline as object), ...edges, edge_mode: "all" } };
+      expect(decodeTimeline(saved.timeline).edgeFrom).toEqual(Int32Array.from([0, 1]));
+      expect(decodeTimeline(saved.timeline).edgeTo).toEqual(Int32Array.from([1, 4]));
+      const el = document.createElement("div");
+      document.body.append(el);
+      const dispose = widget.render({ model: kernelLess(saved), el });
+      expect((el.querySelector(".pw-error") as HTMLElement).hidden).toBe(true);
+      dispose();
+    }
+  });
+
   it("a newer format shows why it cannot be read instead of a wrong timeline", () => {
     const el = document.createElement("div");
     document.body.append(el);
@@ -101,7 +118,7 @@ describe("an old saved state (format 1 fixture)", () => {
     const error = el.querySelector(".pw-error") as HTMLElement;
     expect(error.hidden).toBe(false);
     expect(error.getAttribute("role")).toBe("alert");
-    expect(error.textContent).toMatch(/saved by a newer prefect-widgets \(state format 3/);
+    expect(error.textContent).toMatch(/saved by a newer prefect-widgets \(state format 4/);
     dispose();
   });
 });

@@ -91,7 +91,9 @@ describe("ticks", () => {
 
 describe("formatting", () => {
   it("labels ticks with step-appropriate precision", () => {
-    expect(formatTick(T, 100)).toBe("04:05.123");
+    expect(formatTick(T, 100)).toBe("13:04:05.1");
+    expect(formatTick(T, 20)).toBe("13:04:05.12");
+    expect(formatTick(T, 1)).toBe("13:04:05.123");
     expect(formatTick(T, 5 * SECOND)).toBe("13:04:05");
     expect(formatTick(T, 5 * MINUTE)).toBe("13:04");
     expect(formatTick(Date.UTC(2024, 4, 2), HOUR)).toBe("May 2");

@@ -28,6 +28,8 @@ from .app import EXIT_INPUT, EXIT_OK, EXIT_SERVER, EXIT_USAGE, app
 # isort: off
 from . import flow_runs, task_runs  # noqa: F401  (the command groups)
 from . import logs, export, count, demo  # noqa: F401
+from . import sync as _sync  # noqa: F401  (prefect-widgets sync)
+from . import cache  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main", "EXIT_OK", "EXIT_INPUT", "EXIT_USAGE", "EXIT_SERVER"]

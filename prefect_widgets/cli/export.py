@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -80,6 +80,20 @@ def _atomic_target(path: Path) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
 
 
+def _check_folder(target: Path) -> None:
+    if not target.parent.is_dir():
+        raise InvalidRequest(f"Cannot write {target}: the folder {target.parent} does not exist.")
+
+
+def _write_file(target: Path, write: Callable[[Path], Any]) -> None:
+    """`write(temp)`, then the temp file replaces `target`: never a half-written file."""
+    try:
+        with _atomic_target(target) as temp:
+            write(temp)
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
+
+
 @command(app, "export")
 def export(
     flow_run_id: Annotated[str, flow_run_arg("The flow run whose task runs to export.")],
@@ -113,8 +127,8 @@ def export(
         raise ConfigurationError("Writing Parquet needs pyarrow: pip install "
                                  "'prefect-widgets[parquet]' (or pip install pyarrow).")
     target = Path(output_file).expanduser()
-    if output_file != "-" and not target.parent.is_dir():
-        raise InvalidRequest(f"Cannot write {target}: the folder {target.parent} does not exist.")
+    if output_file != "-":
+        _check_folder(target)
     types, after = parse_states(state_types), parse_since(since)
     run = flow_run(state, flow_run_id)
     frame = run.to_dataframe(progress=None if interactive() else False)
@@ -139,11 +153,7 @@ def export(
         if kind == "json":
             sys.stdout.write("\n")
         return
-    try:
-        with _atomic_target(target) as temp:
-            write(temp)
-    except OSError as exc:
-        raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    _write_file(target, write)
     note(f"Wrote {len(table)} task runs ({len(frame.columns) + 1} columns) of flow run "
          f"{run.name!r} to {target}")
 
@@ -160,6 +170,7 @@ def report(
     state = current_state()
     run = flow_run(state, flow_run_id)
     target = Path(output_file or f"flow-run-{run.flow_run_id[:8]}.html").expanduser()
+    _check_folder(target)
     try:
         import prefect_widgets.report  # noqa: F401
     except ModuleNotFoundError as exc:
@@ -167,10 +178,7 @@ def report(
             raise
         raise ConfigurationError("HTML reports are not available in this installation of "
                                  "prefect-widgets (prefect_widgets.report is missing).") from None
-    try:
-        run.to_html(target)
-    except OSError as exc:
-        raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    _write_file(target, run.to_html)
     note(f"Report of flow run {run.name!r} written to {target}")
 
 
@@ -189,8 +197,6 @@ def trace(
     state = current_state()
     run = flow_run(state, flow_run_id)
     target = Path(output_file or f"flow-run-{run.flow_run_id[:8]}.trace.json").expanduser()
-    try:
-        run.to_trace(target, subflows=subflows)
-    except OSError as exc:
-        raise InvalidRequest(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    _check_folder(target)
+    _write_file(target, lambda temp: run.to_trace(temp, subflows=subflows))
     note(f"Trace of flow run {run.name!r} written to {target}: open it at https://ui.perfetto.dev")
