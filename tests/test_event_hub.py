@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cloud_standin import _pipe
 from fault_proxy import FaultProxy
 
 from prefect_widgets import _ops
@@ -150,14 +151,6 @@ class Relay:
     def close(self) -> None:
         self.listener.close()
         self.cut()
-
-
-def _pipe(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            target.sendall(chunk)
-    except OSError:
-        pass
 
 
 def test_after_a_dropped_connection_the_hub_reconnects_and_says_catch_up(prefect_server,

@@ -4,9 +4,9 @@ same checks as the JupyterLab tests (`test_explorer_layout_browser.py`, `..._edg
 notebook is alone on its page, has no status bar and its own keyboard shortcuts.
 
 Labels in the gutter, a selected bar's edges, the details panel with logs and a traceback,
-search, arrow keys and Enter, Notebook 7's command-mode keys inert while the widget has
-focus. Screenshots: tests/artifacts/nb7-labels.png, nb7-edges-selected.png,
-nb7-details.png, nb7-search.png, nb7-keys-focus.png.
+search, arrow keys and Enter, subflows expanded inline, Notebook 7's command-mode keys inert
+while the widget has focus. Screenshots: tests/artifacts/nb7-labels.png, nb7-edges-selected.png,
+nb7-details.png, nb7-search.png, nb7-keys-focus.png, nb7-subflows.png.
 """
 
 from __future__ import annotations
@@ -270,4 +270,48 @@ def test_search_and_keys_in_notebook7(notebook, page, runs):
     page.keyboard.press("b")
     page.wait_for_function("([s, n]) => document.querySelectorAll(s).length === n",
                            arg=[CELLS, cells + 1], timeout=10_000)
+    assert widget_errors(page.stacks) == []
+
+
+@pytest.fixture(scope="module")
+def nested_run(prefect_server, tmp_path_factory) -> str:
+    from test_widget_subflows import run_nested_flow, settled
+
+    run_id = run_nested_flow(prefect_server, tmp_path_factory.mktemp("nested-nb7"))
+    settled(prefect_server.api_url, run_id)
+    return run_id
+
+
+def test_subflow_expand_in_notebook7(notebook, page, nested_run):
+    """A click on the subflow's label nests the child run's groups under it; Right on the
+    selected inner subflow expands that one; a nested run opens its details; Left folds."""
+    from test_browser_subflows import _click_bar_in, _group, _wait_group
+    from test_widget_subflows import INNER_ROW, MIDDLE_ROW
+
+    widget = _show(notebook, page, "nb7-subflows.ipynb", nested_run, row_layout="grouped")
+    middle = _group(widget, MIDDLE_ROW)
+    assert middle.get_attribute("aria-expanded") == "false"
+    middle.click()
+    _wait_group(page, "mid_extract")
+    assert middle.get_attribute("aria-expanded") == "true"
+    assert _group(widget, "mid_map").get_attribute("data-depth") == "1"
+    _click_bar_in(page, widget, INNER_ROW)
+    page.wait_for_function(
+        """([s, name]) => (document.querySelector(s)?.querySelector('.pw-details-title')
+                           ?.textContent || '').includes(name)""",
+        arg=[WIDGETS, INNER_ROW], timeout=30_000)
+    page.keyboard.press("ArrowRight")  # the canvas has the focus, as after any click
+    _wait_group(page, "inner_a")
+    assert _group(widget, "inner_a").get_attribute("data-depth") == "2"
+    _click_bar_in(page, widget, "inner_b")
+    page.wait_for_function(
+        """(s) => (document.querySelector(s)?.querySelector('.pw-details-title')?.textContent
+                   || '').includes('inner_b')""", arg=WIDGETS, timeout=30_000)
+    widget.screenshot(path=str(ARTIFACTS / "nb7-subflows.png"))
+    _click_bar_in(page, widget, INNER_ROW)
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        """(s) => !document.querySelector(s)
+             .querySelector('.pw-gutter .pw-group[data-name="inner_a"]')""",
+        arg=WIDGETS, timeout=10_000)
     assert widget_errors(page.stacks) == []

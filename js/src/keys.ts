@@ -110,6 +110,9 @@ export function keyCommand(e: Pick<KeyboardEvent, "key" | "shiftKey" | "ctrlKey"
   }
 }
 
+/** The attribute by which JupyterLab and Notebook 7 (Lumino) leave an element's keys alone. */
+const SUPPRESS = "data-lm-suppress-shortcuts";
+
 /** Whether the event comes from a text field or a select (keys are typed there, not ours). */
 function fromTextField(e: Event): boolean {
   const t = e.target as HTMLElement | null;
@@ -122,7 +125,7 @@ function fromTextField(e: Event): boolean {
  */
 export function bindKeys(root: HTMLElement, act: (cmd: KeyCommand, e: KeyboardEvent) => boolean): () => void {
   root.tabIndex = 0;
-  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  root.setAttribute(SUPPRESS, "true");
   const onKey = (e: KeyboardEvent) => {
     const text = fromTextField(e);
     const t = e.target as HTMLElement | null;
@@ -135,9 +138,17 @@ export function bindKeys(root: HTMLElement, act: (cmd: KeyCommand, e: KeyboardEv
     }
   };
   root.addEventListener("keydown", onKey, true);
+  // Lumino matches a binding's selector on the focused element before it climbs to the
+  // root's suppress mark (Notebook 7 binds arrows there): mark whatever takes the focus too.
+  const onFocus = (e: FocusEvent) => {
+    if (e.target instanceof HTMLElement && e.target !== root) e.target.setAttribute(SUPPRESS, "true");
+  };
+  root.addEventListener("focusin", onFocus);
   return () => {
     root.removeEventListener("keydown", onKey, true);
-    root.removeAttribute("data-lm-suppress-shortcuts");
+    root.removeEventListener("focusin", onFocus);
+    root.removeAttribute(SUPPRESS);
+    for (const marked of root.querySelectorAll(`[${SUPPRESS}]`)) marked.removeAttribute(SUPPRESS);
     root.removeAttribute("tabindex");
   };
 }

@@ -129,6 +129,14 @@ describe("bindKeys + keyActions", () => {
     return { root, input, button, calls, target, press, unbind };
   }
 
+  it("marks whatever takes the focus inside, so Lumino never matches a binding there", () => {
+    const { root, button, unbind } = widget();
+    button.focus();
+    expect(button.getAttribute("data-lm-suppress-shortcuts")).toBe("true");
+    unbind();
+    expect(root.querySelector("[data-lm-suppress-shortcuts]")).toBeNull();
+  });
+
   it("makes the root focusable with JupyterLab's shortcuts suppressed", () => {
     const { root, unbind } = widget();
     expect(root.tabIndex).toBe(0);
