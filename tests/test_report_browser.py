@@ -43,14 +43,19 @@ def canvas_bars(page) -> int:
     return int(page.get_attribute(".pw-timeline canvas", "data-bars"))
 
 
-#: where the canvas holds a painted bar (CSS pixels), found by reading its pixels
+#: where the canvas holds a painted bar (CSS pixels, the centre of its first opaque pixel), found
+#: by reading its pixels; rows opaque at x = 0 are the group separators, which span the gutter
 PAINTED_BAR = """() => {
   const c = document.querySelector('.pw-timeline canvas');
   const ratio = c.width / c.getBoundingClientRect().width;
   const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const alpha = (x, y) => data[4 * (y * c.width + x) + 3];
   const plotBottom = c.height - 22 * ratio;  // above the time axis
-  for (let y = 0; y < plotBottom; y++) for (let x = Math.ceil(200 * ratio); x < c.width; x++) {
-    if (data[4 * (y * c.width + x) + 3] === 255) return [(x + 2) / ratio, (y + 2) / ratio];
+  for (let y = 0; y < plotBottom; y++) {
+    if (alpha(0, y) === 255) continue;
+    for (let x = Math.ceil(200 * ratio); x < c.width; x++) {
+      if (alpha(x, y) === 255) return [(x + 0.5) / ratio, (y + 0.5) / ratio];
+    }
   }
   return null;
 }"""
@@ -60,9 +65,11 @@ def hover_painted_bar(page, tries: int = 5) -> tuple[float, float]:
     """Move the mouse over a painted bar of the timeline until its tooltip shows; that point
     (page pixels). The pixels are read again on each try: a filter's redraw may have moved
     the bars after they were read."""
+    canvas = page.locator(".pw-timeline canvas")
     for _ in range(tries):
+        canvas.scroll_into_view_if_needed()  # a search box's fill may have scrolled it away
         x, y = page.evaluate(PAINTED_BAR)
-        box = page.locator(".pw-timeline canvas").bounding_box()
+        box = canvas.bounding_box()
         page.mouse.move(box["x"] + x, box["y"] + y)
         try:
             page.locator(".pw-tip").wait_for(state="visible", timeout=1000)
@@ -70,7 +77,9 @@ def hover_painted_bar(page, tries: int = 5) -> tuple[float, float]:
             page.mouse.move(0, 0)
             continue
         return box["x"] + x, box["y"] + y
-    raise AssertionError(f"no tooltip over a painted bar after {tries} tries")
+    raise AssertionError(f"no tooltip over a painted bar after {tries} tries (last point "
+                         f"{x:.1f}, {y:.1f} in the canvas at {box}, viewport "
+                         f"{page.viewport_size})")
 
 
 def visible_rows(page) -> int:
