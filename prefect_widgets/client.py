@@ -7,17 +7,18 @@ The clients are read-only by construction: a request leaves only if its method a
 match `ALLOWED_REQUESTS`, checked on the URL httpx is about to send. Every call has one
 deadline, the client's `timeout=` (connect, the whole answer, retries and their waits).
 
+The deadline's socket-level machinery is in `_deadline`, the sending of batches (`Pace`)
+in `concurrency`.
+
 Long module: both clients share one base (headers, auth, CSRF, the allow-list, the deadline,
-the retry loop, the mapping of answers to typed errors, the sending of batches); splitting it
-would spread one protocol, and what may leave the process, over several files.
+the retry loop, the mapping of answers to typed errors); splitting it further would spread
+one protocol, and what may leave the process, over several files.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import contextvars
 import datetime
 import email.utils
 import html
@@ -25,20 +26,32 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio
-import httpcore
 import httpx
 
+from ._deadline import (
+    DeadlineTransport,
+    Progress,
+    seconds_left,
+    sockets_bounded_by,
+    whole_response,
+)
 from ._version import __version__
+from .concurrency import (
+    AUTO_CONCURRENCY,
+    PROBE_CALLS,
+    THROTTLE_STATUSES,
+    Pace,
+    gather_paced,
+    send_paced,
+)
 from .errors import (
     BadResponse,
-    ConfigurationError,
     DeadlineExceeded,
     InvalidRequest,
     NotFound,
@@ -52,7 +65,9 @@ from .settings import Settings, redact_url, resolve_settings
 from .settings import generation as settings_generation
 
 __all__ = ["ALLOWED_REQUESTS", "Batch", "Call", "Client", "AsyncClient", "Operation", "api_path",
-           "refusal", "run_sync", "run_async", "get_client"]
+           "refusal", "run_sync", "run_async", "get_client",
+           # re-exported from `concurrency`
+           "AUTO_CONCURRENCY", "PROBE_CALLS", "Pace"]
 
 T = TypeVar("T")
 #: a decoded JSON answer
@@ -125,78 +140,12 @@ class Batch:
 
     `Client` sends them from a thread pool, `AsyncClient` with `asyncio.gather`, at most the
     client's current concurrency (`Pace`) in flight; the first error is raised as a lone
-    call's would be."""
+    call's would be (see `concurrency`)."""
 
     calls: tuple[Call, ...]
 
 
 Operation = Generator[Call | Batch, Any, T]
-
-#: the most calls in flight when `max_concurrency` is not given and parallel paging pays
-AUTO_CONCURRENCY = 4
-#: calls timed one at a time, then twice as many two at a time, to learn whether the server
-#: answers in parallel (a SQLite-backed server serves one request at a time)
-PROBE_CALLS = 3
-#: two calls at once must cost at most this share of one call's time to be worth it
-PARALLEL_GAIN = 0.8
-#: answers that mean "slow down": each one halves the concurrency
-THROTTLE_STATUSES = frozenset({429, 503})
-
-
-class Pace:
-    """How many calls of a `Batch` a client sends at once.
-
-    Given `max_concurrency`, that; without, the first batch large enough probes the server
-    (`PROBE_CALLS` one at a time against twice as many two at a time) and settles on
-    `AUTO_CONCURRENCY` if two at a time were served faster, else on 1. A 429 or 503 halves
-    the concurrency (not below 1); a batch without one adds one back, up to what was settled.
-    """
-
-    def __init__(self, max_concurrency: int | None) -> None:
-        if max_concurrency is not None and (isinstance(max_concurrency, bool) or not isinstance(
-                max_concurrency, int) or max_concurrency < 1):
-            raise ConfigurationError(f"max_concurrency must be a whole number ≥ 1 (1: pages "
-                                     f"one at a time), got {max_concurrency!r}.")
-        #: the concurrency settled on (None until the probe ran), and the one in force now
-        self.ceiling: int | None = max_concurrency
-        self.limit = max_concurrency or 1
-        self.throttles = 0
-        self._one_at_a_time: float | None = None
-        self._lock = threading.Lock()
-
-    def segments(self, size: int) -> list[tuple[int, int, int | None]]:
-        """A batch of `size` calls as runs of (start, stop, width); width None: `limit`."""
-        if self.ceiling is not None or size < 3 * PROBE_CALLS:
-            return [(0, size, None)]
-        return [(0, PROBE_CALLS, 1), (PROBE_CALLS, 3 * PROBE_CALLS, 2),
-                (3 * PROBE_CALLS, size, None)]
-
-    def timed(self, start: int, stop: int, seconds: float) -> None:
-        """Learn from the run of calls `start:stop` of `segments`: while probing, the first
-        run is one at a time, the second two at a time; then settle the concurrency."""
-        if self.ceiling is not None or stop <= start:
-            return
-        per_call = seconds / (stop - start)
-        if start == 0:
-            self._one_at_a_time = per_call
-        elif self._one_at_a_time is not None:
-            with self._lock:
-                parallel = per_call <= PARALLEL_GAIN * self._one_at_a_time
-                self.ceiling = self.limit = AUTO_CONCURRENCY if parallel else 1
-
-    def throttled(self) -> None:
-        with self._lock:
-            self.throttles += 1
-            self.limit = max(1, self.limit // 2)
-
-    def recovered(self, throttles_before: int) -> None:
-        """After a batch that nothing throttled: one more call in flight, up to `ceiling`."""
-        with self._lock:
-            if self.throttles == throttles_before and self.ceiling is not None:
-                self.limit = min(self.ceiling, self.limit + 1)
-
-    def allows(self, in_flight: int, width: int | None) -> bool:
-        return in_flight < (width or self.limit)
 
 
 @dataclass
@@ -473,11 +422,11 @@ class _Base:
     def _request(self, call: Call, deadline: float) -> httpx.Request:
         return self._http.build_request(call.method, call.path, json=call.json,
                                         params=call.params, headers=self._csrf_headers(),
-                                        timeout=_left(deadline))
+                                        timeout=seconds_left(deadline))
 
     def _csrf_request(self, deadline: float) -> httpx.Request:
         return self._http.build_request("GET", "/csrf-token", params={"client": _CSRF_CLIENT},
-                                        timeout=_left(deadline))
+                                        timeout=seconds_left(deadline))
 
     def _retrying(self, call: Call, deadline: float
                   ) -> Generator[Any, Any, tuple[httpx.Response, int]]:
@@ -573,175 +522,6 @@ def _is_csrf_rejection(response: httpx.Response) -> bool:
 _TRANSIENT = (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError,
               httpx.WriteError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout)
 
-# --------------------------------------------------------------------------- the deadline
-
-#: the deadline (time.monotonic()) of the sync call running in this thread, if any
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "prefect_widgets_deadline", default=None)
-
-
-def _left(deadline: float) -> float:
-    """Seconds until `deadline`, never zero (a zero socket timeout would mean non-blocking)."""
-    return max(deadline - time.monotonic(), 0.001)
-
-
-def _bounded(timeout: float | None) -> float | None:
-    """A socket wait of `timeout` cut to what is left of the running call's deadline."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    return _left(deadline) if timeout is None else min(timeout, _left(deadline))
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket whose every wait ends by the running call's deadline: a server dripping a
-    byte a second cannot keep a call alive, neither in the headers nor in the body."""
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _bounded(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _bounded(timeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname,
-                                                      _bounded(timeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's socket backend with `_DeadlineStream`s."""
-
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
-        self._backend = backend
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._backend.connect_tcp(host, port, _bounded(timeout),
-                                                         local_address, socket_options))
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None
-                            ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._backend.connect_unix_socket(path, _bounded(timeout),
-                                                                 socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-#: httpcore's errors and the httpx errors the client handles, most specific first (as
-#: `httpx.HTTPTransport` maps them)
-_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError), (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError), (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-@contextlib.contextmanager
-def _as_httpx_errors() -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        mapped = next((to for core, to in _HTTPX_ERRORS if isinstance(exc, core)), None)
-        if mapped is None:
-            raise
-        raise mapped(str(exc)) from exc
-
-
-class _DeadlineBody(httpx.SyncByteStream):
-    """An answer's body from httpcore, its errors as httpx's."""
-
-    def __init__(self, stream: Iterable[bytes]) -> None:
-        self._stream = stream
-
-    def __iter__(self) -> Iterator[bytes]:
-        with _as_httpx_errors():
-            yield from self._stream
-
-    def close(self) -> None:
-        close = getattr(self._stream, "close", None)
-        if close is not None:
-            close()
-
-
-class _DeadlineTransport(httpx.BaseTransport):
-    """`httpx.HTTPTransport` with its defaults (verified TLS, HTTP/1.1, 100 connections, 20
-    kept alive for 5 s) over a connection pool whose sockets are `_DeadlineBackend`'s: no
-    connect, read or write waits past the running call's deadline."""
-
-    def __init__(self) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=100,
-            max_keepalive_connections=20, keepalive_expiry=5.0,
-            network_backend=_DeadlineBackend(httpcore.SyncBackend()))
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        core = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
-                             target=url.raw_path),
-            headers=request.headers.raw, content=request.stream, extensions=request.extensions)
-        with _as_httpx_errors():
-            answer = self._pool.handle_request(core)
-        assert isinstance(answer.stream, Iterable)
-        return httpx.Response(status_code=answer.status, headers=answer.headers,
-                              stream=_DeadlineBody(answer.stream),
-                              extensions=answer.extensions)
-
-    def close(self) -> None:
-        self._pool.close()
-
-
-@dataclass
-class _Progress:
-    """How far one attempt got, to say what was slow."""
-
-    headers: bool = False
-    received: int = 0
-
-    def phase(self, exc: BaseException | None) -> str:
-        if isinstance(exc, httpx.ConnectTimeout):
-            return "connecting to the server"
-        if self.headers:
-            return f"reading the answer's body ({self.received} bytes had arrived)"
-        return "waiting for the answer's headers"
-
-    def got(self, chunk: bytes, deadline: float, request: httpx.Request) -> None:
-        """Count a chunk of the body; past the deadline, stop reading."""
-        self.received += len(chunk)
-        if time.monotonic() >= deadline:
-            raise httpx.ReadTimeout("the deadline passed while reading the body",
-                                    request=request)
-
-
-def _whole(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
-    """The answer with its whole (already decoded) body."""
-    headers = [(key, value) for key, value in response.headers.multi_items()
-               if key.lower() not in ("content-encoding", "content-length")]
-    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
-                          request=response.request)
-
-
 class Client(_Base):
     """A synchronous, thread-safe, read-only client for the Prefect 3 REST API.
 
@@ -757,7 +537,7 @@ class Client(_Base):
     _httpx = httpx.Client
 
     def _deadline_transport(self) -> httpx.BaseTransport:
-        return _DeadlineTransport()
+        return DeadlineTransport()
 
     def _final_check(self, request: httpx.Request) -> None:
         self._refuse_outside_allow_list(request)
@@ -771,7 +551,7 @@ class Client(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _receive(self, request: httpx.Request, deadline: float, progress: _Progress
+    def _receive(self, request: httpx.Request, deadline: float, progress: Progress
                  ) -> httpx.Response:
         response = self._http.send(request, stream=True)
         progress.headers = True
@@ -782,10 +562,10 @@ class Client(_Base):
                 progress.got(chunk, deadline, request)
         finally:
             response.close()
-        return _whole(response, chunks)
+        return whole_response(response, chunks)
 
-    def _fetch_csrf(self, deadline: float, progress: _Progress) -> httpx.Response | None:
-        if not self._lock.acquire(timeout=_left(deadline)):  # one fetch for all threads
+    def _fetch_csrf(self, deadline: float, progress: Progress) -> httpx.Response | None:
+        if not self._lock.acquire(timeout=seconds_left(deadline)):  # one fetch for all threads
             raise httpx.PoolTimeout("waiting for another thread's CSRF token request")
         try:
             if self._csrf_token is None and self._csrf_enabled is not False:
@@ -799,7 +579,7 @@ class Client(_Base):
         steps = self._retrying(call, deadline)
         step, done = next(steps), None
         while done is None:
-            progress = _Progress()
+            progress = Progress()
             try:
                 if step is _FETCH_CSRF:
                     outcome: Any = self._fetch_csrf(deadline, progress)
@@ -822,50 +602,14 @@ class Client(_Base):
         JSON or raise a `PrefectWidgetsError`."""
         self._check(call)
         deadline = time.monotonic() + self.timeout
-        token = _DEADLINE.set(deadline)
-        try:
+        with sockets_bounded_by(deadline):
             response, retries = self._send(call, deadline)
-        finally:
-            _DEADLINE.reset(token)
         return self._answer(call, response, retries)
 
     def call_batch(self, batch: Batch) -> list[JSONValue]:
         """Send a `Batch`'s calls, up to `pace` in flight from a thread pool; their answers
         in order, or the first call's error that failed."""
-        answers: list[JSONValue] = []
-        throttles = self.pace.throttles
-        for start, stop, width in self.pace.segments(len(batch.calls)):
-            began = time.monotonic()
-            answers += self._concurrently(batch.calls[start:stop], width)
-            self.pace.timed(start, stop, time.monotonic() - began)
-        self.pace.recovered(throttles)
-        return answers
-
-    def _concurrently(self, calls: Sequence[Call], width: int | None) -> list[JSONValue]:
-        if len(calls) <= 1 or (width or self.pace.limit) <= 1:
-            return [self.call(call) for call in calls]
-        slots = threading.Condition()
-        in_flight = 0
-
-        def one(call: Call) -> JSONValue:
-            nonlocal in_flight
-            with slots:
-                slots.wait_for(lambda: self.pace.allows(in_flight, width))
-                in_flight += 1
-            try:
-                return self.call(call)
-            finally:
-                with slots:
-                    in_flight -= 1
-                    slots.notify_all()
-
-        pool = ThreadPoolExecutor(max_workers=min(len(calls), width or self.pace.ceiling or 1),
-                                  thread_name_prefix="prefect-widgets-page")
-        try:
-            futures = [pool.submit(contextvars.copy_context().run, one, call) for call in calls]
-            return [future.result() for future in futures]
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        return send_paced(self.call, batch.calls, self.pace)
 
     def run(self, operation: Operation[T]) -> T:
         return run_sync(self, operation)
@@ -890,7 +634,7 @@ class AsyncClient(_Base):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _receive(self, request: httpx.Request, deadline: float, progress: _Progress
+    async def _receive(self, request: httpx.Request, deadline: float, progress: Progress
                        ) -> httpx.Response:
         response = await self._http.send(request, stream=True)
         progress.headers = True
@@ -901,14 +645,14 @@ class AsyncClient(_Base):
                 progress.got(chunk, deadline, request)
         finally:
             await response.aclose()
-        return _whole(response, chunks)
+        return whole_response(response, chunks)
 
-    async def _send(self, call: Call, deadline: float, progress: list[_Progress]
+    async def _send(self, call: Call, deadline: float, progress: list[Progress]
                     ) -> tuple[httpx.Response, int]:
         steps = self._retrying(call, deadline)
         step, done = next(steps), None
         while done is None:
-            progress[0] = _Progress()
+            progress[0] = Progress()
             try:
                 if step is _FETCH_CSRF:
                     outcome: Any = self._accept_csrf(await self._receive(
@@ -927,7 +671,7 @@ class AsyncClient(_Base):
     async def call(self, call: Call) -> JSONValue:
         self._check(call)
         deadline = time.monotonic() + self.timeout
-        progress = [_Progress()]
+        progress = [Progress()]
         try:
             with anyio.fail_after(self.timeout):
                 response, retries = await self._send(call, deadline, progress)
@@ -937,45 +681,10 @@ class AsyncClient(_Base):
 
     async def call_batch(self, batch: Batch) -> list[JSONValue]:
         """`Client.call_batch` with `asyncio.gather`."""
-        answers: list[JSONValue] = []
-        throttles = self.pace.throttles
-        for start, stop, width in self.pace.segments(len(batch.calls)):
-            began = time.monotonic()
-            answers += await self._concurrently(batch.calls[start:stop], width)
-            self.pace.timed(start, stop, time.monotonic() - began)
-        self.pace.recovered(throttles)
-        return answers
-
-    async def _concurrently(self, calls: Sequence[Call], width: int | None
-                            ) -> list[JSONValue]:
-        if len(calls) <= 1 or (width or self.pace.limit) <= 1:
-            return [await self.call(call) for call in calls]
-        slots = asyncio.Condition()
-        in_flight = 0
-
-        async def one(call: Call) -> JSONValue:
-            nonlocal in_flight
-            async with slots:
-                await slots.wait_for(lambda: self.pace.allows(in_flight, width))
-                in_flight += 1
-            try:
-                return await self.call(call)
-            finally:
-                async with slots:
-                    in_flight -= 1
-                    slots.notify_all()
-
-        tasks = [asyncio.ensure_future(one(call)) for call in calls]
-        try:
-            return list(await asyncio.gather(*tasks))
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        return await gather_paced(self.call, batch.calls, self.pace)
 
     async def run(self, operation: Operation[T]) -> T:
         return await run_async(self, operation)
-
 
 
 def run_sync(client: Client, operation: Operation[T]) -> T:

@@ -18,21 +18,20 @@ The window is on `expected_start_time`, which every run has (never-started runs 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
 from . import _ops
-from ._parse import check_uuid, expect
-from .client import Call, Client, Operation, get_client
+from ._parse import check_uuid
+from .client import Client, Operation, get_client
 from .dtypes import TEXT
 from .errors import InvalidRequest
 from .records import SPAN, STATE_DTYPE, TIME, flow_runs_frame, state_dtype
+from .run_events import FLOW_RUN, flow_runs_in_events
 from .seam import provided
 from .states import FINISHED_TYPES, STATE_TYPES
 
@@ -50,9 +49,6 @@ HISTORY_COLUMNS: dict[str, Any] = {
 }
 #: the default allowance for clocks of workers and server that disagree
 SLACK = timedelta(minutes=5)
-_FAR_FUTURE = "2999-01-01T00:00:00+00:00"
-_FLOW_RUN = "prefect.flow-run."
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -213,24 +209,10 @@ class FlowHistory:
 
 def _state_changes(flow_id: str, since: str) -> Operation[set[str]]:
     """Ids of the flow's runs with a state-change event at or after `since`."""
-    body = {"filter": {"occurred": {"since": since, "until": _FAR_FUTURE},
-                       "event": {"prefix": ["prefect.flow-run."]},
-                       "related": {"id": [f"prefect.flow.{flow_id}"]}}, "limit": 50}
-    page = yield Call("POST", "/events/filter", json=body, not_found=(
-        "The server has no /events/filter endpoint (404): refreshing a history needs "
-        "Prefect's events API; build a new FlowHistory instead."))
-    ids: set[str] = set()
-    while True:
-        page = expect(dict, page, "/events/filter")
-        for event in expect(list, page.get("events") or [], "/events/filter events"):
-            resource = str(((event or {}).get("resource") or {}).get("prefect.resource.id"))
-            run_id = resource.removeprefix(_FLOW_RUN)
-            if resource.startswith(_FLOW_RUN) and _UUID.fullmatch(run_id):
-                ids.add(run_id)
-        token = parse_qs(urlsplit(str(page.get("next_page") or "")).query).get("page-token")
-        if not token:
-            return ids
-        page = yield Call("GET", "/events/filter/next", params={"page-token": token[0]})
+    no_events_api = ("The server has no /events/filter endpoint (404): refreshing a history "
+                     "needs Prefect's events API; build a new FlowHistory instead.")
+    return flow_runs_in_events(since, [FLOW_RUN], related_to=f"prefect.flow.{flow_id}",
+                               not_found=no_events_api)
 
 
 def flow_history(flow_id: str, *, client: Client | None = None, **window: Any) -> FlowHistory:

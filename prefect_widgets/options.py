@@ -9,6 +9,10 @@
 connecting and reading included: past it, the repr shows what the snapshot already holds and
 says the data may be stale (the load goes on in the background and fills the snapshot).
 
+`display.settle_seconds` (default 30, 0 or more): how long after a flow run's end the server
+may still be writing its task runs. Past it, task runs not in a final state are flagged as
+never finished (`records.unfinished_mask`); within it they are shown as they are.
+
 Above `max_rows` rows, a table shows `min_rows` of them: half from the head, half from the
 tail, with "N more" between. Failed task runs are listed before the head and tail.
 """
@@ -44,6 +48,9 @@ class DisplayOptions:
     #: seconds a repr waits for the server (all its loads together) before it shows what
     #: the snapshot holds, noting that the data may be stale
     deadline: float = 2.5
+    #: seconds after a finished flow run's end past which its task runs still not in a final
+    #: state are flagged as never finished (events may have been dropped); 0 flags at once
+    settle_seconds: float = 30.0
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in {f.name for f in fields(self)}:
@@ -55,6 +62,12 @@ class DisplayOptions:
                 raise ValueError(f"display.{name} must be a positive number of seconds, "
                                  f"got {value!r}.")
             value = float(value)
+        elif name in NON_NEGATIVE_SECONDS:
+            if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                    or not math.isfinite(value) or value < 0):
+                raise ValueError(f"display.{name} must be a number of seconds (0 or more), "
+                                 f"got {value!r}.")
+            value = float(value)
         elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"display.{name} must be a positive int, got {value!r}.")
         object.__setattr__(self, name, value)
@@ -62,6 +75,8 @@ class DisplayOptions:
 
 #: options given in seconds (positive numbers, not only ints)
 SECONDS = frozenset({"deadline"})
+#: options given in seconds that may be 0
+NON_NEGATIVE_SECONDS = frozenset({"settle_seconds"})
 
 
 display = DisplayOptions()

@@ -22,6 +22,10 @@ derived field has exactly one definition here:
 * ``upstream_task_run_ids``: task runs whose results or ``wait_for`` feed this one.
 * ``duration``: end - start; a run still running counts until now.
 * order: by actual start, then expected start, then id (never started: last).
+* unfinished (``unfinished_mask``): a task run not in a final state once its flow run has
+  finished and the settle window (``display.settle_seconds``) has passed since the flow
+  run's end. The server records task runs from events and drops some under load, so such a
+  run never reached a final state and has no end; within the window it may still get one.
 
 Long module: on purpose. Every JSON-to-Python reading and every derived field is here, so
 that no second definition can grow elsewhere.
@@ -41,7 +45,8 @@ import pandas as pd
 from ._parse import parse_datetime, parse_seconds
 from .dtypes import TEXT
 from .errors import BadResponse
-from .states import STATE_TYPES, State
+from .options import display
+from .states import FINISHED_TYPES, STATE_TYPES, State
 
 __all__ = [
     "TASK_RUN_COLUMNS", "TIMELINE_COLUMNS", "FLOW_RUN_COLUMNS", "LOG_COLUMNS",
@@ -51,7 +56,7 @@ __all__ = [
     "flow_fields", "ordered_task_runs", "task_runs_frame", "timeline_from_tasks",
     "flow_runs_frame", "logs_frame",
     "states_from_json", "empty_frame", "graph_nodes", "LogEntry", "LEVELS", "level_name",
-    "TaskInput", "task_inputs_of",
+    "TaskInput", "task_inputs_of", "run_settled", "unfinished_mask", "unfinished_text",
 ]
 
 STATE_DTYPE = pd.CategoricalDtype(list(STATE_TYPES), ordered=True)
@@ -164,9 +169,10 @@ def map_indices(ids: Sequence[str], groups: Sequence[Any], dynamic_keys: Sequenc
     group_codes = pd.factorize(pd.Series(list(groups), dtype="object"))[0]
     frame = pd.DataFrame({"g": group_codes, "counter": counter, "created": created})
     by_group = frame.groupby("g")
-    all_counter = by_group["counter"].transform(lambda s: s.notna().all()).to_numpy(bool)
-    all_created = by_group["created"].transform(lambda s: s.notna().all()).to_numpy(bool)
     size = by_group["g"].transform("size").to_numpy()
+    # "count" counts the values present: a group has all of them when it equals the size
+    all_counter = by_group["counter"].transform("count").to_numpy() == size
+    all_created = by_group["created"].transform("count").to_numpy() == size
     primary = np.where(all_counter, counter, np.where(all_created, created, 0.0))
     exp = pd.to_datetime(pd.Series(list(expected), dtype="object"), utc=True, format="ISO8601")
     exp_ns = exp.astype("datetime64[ns, UTC]").array.asi8.astype("float64")
@@ -227,6 +233,40 @@ def states_from_json(rows: Iterable[Any]) -> list[State]:
             raise BadResponse("A run state from the server is not a JSON object.")
         states.append(State.from_json(dict(row)))
     return sorted(states, key=lambda s: (s.timestamp is None, s.timestamp))
+
+
+# --------------------------------------------------------------------------- unfinished
+
+
+def run_settled(state: State, end_time: datetime | None, *, now: datetime | None = None,
+                settle: float | None = None) -> bool:
+    """Whether a flow run finished at least `settle` seconds (`display.settle_seconds`)
+    before `now` (default: the clock): its end, else its final state's time."""
+    ended = end_time or state.timestamp
+    if not state.is_finished() or ended is None:
+        return False
+    settle = display.settle_seconds if settle is None else settle
+    return (now or datetime.now(timezone.utc)) - ended >= timedelta(seconds=settle)
+
+
+def unfinished_mask(state_types: Iterable[Any], flow_run_state: State,
+                    flow_run_end: datetime | None, *, now: datetime | None = None,
+                    settle: float | None = None) -> np.ndarray:
+    """Which task runs (by their state types, e.g. a frame's `state_type` column) never
+    reached a final state: none until the flow run has settled (`run_settled`), then
+    every one not Completed, Failed, Cancelled or Crashed."""
+    types = np.asarray([str(t) for t in state_types], dtype=object)
+    if not run_settled(flow_run_state, flow_run_end, now=now, settle=settle):
+        return np.zeros(len(types), dtype=bool)
+    return ~np.isin(types, list(FINISHED_TYPES))
+
+
+def unfinished_text(count: int) -> str:
+    """The note shown wherever a finished run's task runs are: "N task runs never reached
+    a final state (...)"."""
+    runs, them = ("task run", "it") if count == 1 else ("task runs", "them")
+    return (f"{count:,} {runs} never reached a final state (the server has no end for "
+            f"{them}; events may have been dropped)")
 
 
 # --------------------------------------------------------------------------- single records

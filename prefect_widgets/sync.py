@@ -46,13 +46,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
 from . import _ops
-from ._parse import expect
-from .client import Call, Client, Operation, get_client
+from .client import Client, get_client
 from .errors import ConfigurationError, InvalidRequest, NotFound
 from .logs import with_task_names
 from .progress import PageProgress
@@ -66,6 +64,7 @@ from .records import (
     LogEntry,
     logs_frame,
 )
+from .run_events import FLOW_RUN, TASK_RUN, flow_runs_in_events
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -81,8 +80,6 @@ _FORMAT = 1
 _NOT_FINAL = ["SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"]
 _PART = "part-0.parquet"
 _TEMP_PREFIX = ".part-0.parquet.tmp-"
-_FLOW_RUN = "prefect.flow-run."
-_FAR_FUTURE = "2999-01-01T00:00:00+00:00"
 
 
 @dataclass(frozen=True)
@@ -313,27 +310,9 @@ def _flow_runs_with_events(client: Client, after: datetime) -> set[str]:
     """Flow runs named by a flow-run or task-run event since `after` (a forced state change
     moves no time field; the server records it as an event). Nothing on a server without
     the events API."""
-    def read() -> Operation[set[str]]:
-        body = {"filter": {"occurred": {"since": after.isoformat(), "until": _FAR_FUTURE},
-                           "event": {"prefix": ["prefect.flow-run.", "prefect.task-run."]}},
-                "limit": 50}
-        page = yield Call("POST", "/events/filter", json=body)
-        ids: set[str] = set()
-        while True:
-            page = expect(dict, page, "/events/filter")
-            for event in expect(list, page.get("events") or [], "/events/filter"):
-                event = event if isinstance(event, dict) else {}
-                for resource in [event.get("resource"), *(event.get("related") or [])]:
-                    name = str((resource or {}).get("prefect.resource.id") or "")
-                    if name.startswith(_FLOW_RUN):
-                        ids.add(name.removeprefix(_FLOW_RUN))
-            token = parse_qs(urlsplit(str(page.get("next_page") or "")).query).get("page-token")
-            if not token:
-                return ids
-            page = yield Call("GET", "/events/filter/next", params={"page-token": token[0]})
-
     try:
-        return client.run(read())
+        return client.run(flow_runs_in_events(after.isoformat(), [FLOW_RUN, TASK_RUN],
+                                              count_related=True))
     except NotFound:
         return set()
 

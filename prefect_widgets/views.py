@@ -36,6 +36,7 @@ from .records import (
     task_inputs_of,
     task_name_of,
     task_run_fields,
+    unfinished_mask,
     upstream_ids,
 )
 from .results import load_result
@@ -559,6 +560,17 @@ class FlowRunView(_Run, _Queries[FlowRunList]):
             self._remember(views)
             return views
         return self.data.once("task_views", load)
+
+    def unfinished_task_runs(self, *, now: datetime | None = None,
+                             settle: float | None = None) -> list[TaskRunView]:
+        """This snapshot's task runs that never reached a final state, in run order: empty
+        until the flow run has finished and `settle` seconds (`display.settle_seconds`)
+        have passed since its end (`records.unfinished_mask`). The server has no end for
+        them; events may have been dropped."""
+        views = self.task_runs()
+        mask = unfinished_mask([v.state.type for v in views], self.state, self.end_time,
+                               now=now, settle=settle)
+        return [view for view, flagged in zip(views, mask) if flagged]
 
     @property
     def flow(self) -> FlowView:

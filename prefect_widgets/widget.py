@@ -1,16 +1,22 @@
 """`FlowRunWidget`: a live anywidget timeline of a flow run's task runs.
 
 The front end (`js/`, built into `static/`) draws a canvas Gantt. Task runs cross the
-kernel/browser boundary as binary columns (`_timeline_encoding`); while the run is live,
-a background thread polls `graph-v2?since=` to learn which nodes changed, reads only those
-task-run records, rebuilds the timeline from the records it holds (so map indices are
-numbered exactly as a fresh widget would number them) and sends the changed rows as
-patches. A view that renders (a second view, a page reload) asks for a resync: the
-`timeline` trait is then re-encoded if patches were sent since it was last set.
+kernel/browser boundary as binary columns (`_timeline_encoding`). While the run is live, a
+background thread follows it: the kernel's one event subscription (`live.RunFeed`) hands it
+each task run's new state as Prefect publishes it, drawn within a frame, and every
+`reconcile` seconds (at once after a gap in the stream) it catches up through the REST API —
+`graph-v2?since=` names the nodes that changed, only those task-run records are read. When
+the stream is unavailable it does that every `interval` seconds instead, and says so. Either
+way it rebuilds the timeline from the records it holds (so map indices are numbered exactly
+as a fresh widget would number them) and sends the changed rows as patches.
+
+A view that renders (a second view, a page reload) asks for a resync: the `timeline` trait
+is then re-encoded if patches were sent since it was last set.
 
 Long module: the widget's sync protocol (whole timeline, patches, resync on render, details
-on demand, polling and settling) is one state machine around one frame and one lock. The
-details panel's payload is built in `widget_details` from the rows and records held here.
+on demand, following the stream, polling and settling) is one state machine around one frame
+and one lock. The details panel's payload is built in `widget_details` from the rows and
+records held here.
 """
 
 from __future__ import annotations
@@ -31,18 +37,20 @@ import traitlets
 from ._timeline_encoding import encode_nesting, encode_patch, encode_tags, encode_timeline
 from .errors import InvalidRequest, PrefectWidgetsError
 from .formatting import shorten
+from .live import FeedBatch, RunFeed, newest
 from .options import display
-from .records import task_runs_frame, timeline_from_tasks
+from .records import task_runs_frame, timeline_from_tasks, unfinished_mask
 from .rundata import graph_nodes_since, subflow_task_rows, task_rows_by_id
-from .states import FINISHED_TYPES
+from .states import FINISHED_TYPES, STATE_TYPES
 from .views import FlowRunView, TaskRunView
 from .widget_details import run_details
-from .widget_subflows import Nested, Subflows, nest, subflow_of
+from .widget_subflows import Nested, Subflows, nest, subflow_of, subflow_row_id
 
 __all__ = ["FlowRunWidget"]
 
 _STATIC = Path(__file__).parent / "static"
 _live_widgets: weakref.WeakSet[FlowRunWidget] = weakref.WeakSet()
+_FRAME = 0.04  # seconds to gather the stream's events into one update
 
 
 def _ms(value: datetime | None) -> float | None:
@@ -150,6 +158,13 @@ class FlowRunWidget(anywidget.AnyWidget):
     subflow's label, or Right on the selected subflow) draws the child run's task runs nested
     under it, read once (`widget_subflows`); `collapse_subflow` hides them again.
     `expanded_subflows` lists the expanded ones (saved with the notebook).
+
+    Live updates (see the module docstring): `stream=False` polls every `interval` seconds
+    instead of following the event stream; `reconcile` is how often a streaming widget checks
+    the REST API all the same; `settle` (default `display.settle_seconds`) how long it goes on
+    after the run finished while task runs are still open: those still open then are flagged
+    as never finished (`FlowRunView.unfinished_task_runs`). The header says whether it is
+    following the stream or polling.
     """
 
     _esm = _STATIC / "widget.js"
@@ -184,9 +199,10 @@ class FlowRunWidget(anywidget.AnyWidget):
         return str(mode)
 
     def __init__(self, flow_run: FlowRunView | str, live: bool = True,
-                 interval: float = 2.0, settle: float = 15.0, critical_path: bool = False,
+                 interval: float = 2.0, settle: float | None = None,
+                 critical_path: bool = False,
                  attempts: bool = False, edges: str = "auto", inferred_edges: bool = False,
-                 **kwargs: Any) -> None:
+                 stream: bool = True, reconcile: float = 10.0, **kwargs: Any) -> None:
         if isinstance(flow_run, str):
             flow_run = FlowRunView.from_flow_run_id(flow_run)
         elif live and not flow_run.state.is_finished() and flow_run.data.holds("task_rows"):
@@ -194,7 +210,8 @@ class FlowRunWidget(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.flow_run = flow_run
         self.interval = interval
-        self.settle = settle
+        self.reconcile = reconcile
+        self.settle = display.settle_seconds if settle is None else settle
         self._settled_by: float | None = None
         self._synced_at: datetime | None = None  # start of the last successful fetch
         self._lock = threading.RLock()  # the frame: polling thread vs comm messages
@@ -206,7 +223,11 @@ class FlowRunWidget(anywidget.AnyWidget):
         self._keys: list[str] = []
         self._t0: float | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # the feed's events, a stop: the live loop's turn
         self._thread: threading.Thread | None = None
+        self._stream = stream
+        self._feed: RunFeed | None = None
+        self._subflows_moved = False  # a subflow run's event: refresh at `interval`, not later
         self._critical = critical_path
         self._critical_ids: list[str] | None = None  # of a finished run: computed once
         self._attempts = attempts
@@ -221,7 +242,10 @@ class FlowRunWidget(anywidget.AnyWidget):
         self._ready = True
         self.on_msg(self._on_message)
         if live and not flow_run.state.is_finished():
-            self._thread = threading.Thread(target=self._poll, name="prefect-widgets-poll",
+            if stream:
+                self._feed = RunFeed(flow_run.data.client, flow_run.flow_run_id,
+                                     self._wake.set)
+            self._thread = threading.Thread(target=self._follow, name="prefect-widgets-live",
                                             daemon=True)
             _live_widgets.add(self)
             self._thread.start()
@@ -234,6 +258,8 @@ class FlowRunWidget(anywidget.AnyWidget):
     def _set_header(self, error: str | None = None) -> None:
         """The header trait; every string in it cut to `display.max_text` characters."""
         run = self.flow_run
+        live = self._thread is not None and not self._stop.is_set() \
+            and not run.state.is_finished()
         counts = self._frame["state_type"].astype(str).value_counts() if len(self._frame) else {}
         subflows = int((self._frame["kind"].astype(str) == "subflow-run").sum()) \
             if len(self._frame) else 0
@@ -243,10 +269,24 @@ class FlowRunWidget(anywidget.AnyWidget):
             "start_ms": _ms(run.start_time), "end_ms": _ms(run.end_time), "ui_url": run.ui_url,
             "counts": {str(k): int(v) for k, v in dict(counts).items()},
             "task_runs": len(self._frame) - subflows, "subflow_runs": subflows,
-            "live": self._thread is not None and not self._stop.is_set()
-            and not run.state.is_finished(),
-            "error": error,
+            "unfinished": int(unfinished_mask(self._frame["state_type"] if len(self._frame)
+                                              else [], run.state, run.end_time,
+                                              settle=self.settle).sum()),
+            "live": live, **self._live_via(live), "error": error,
         })
+
+    def _live_via(self, live: bool) -> dict[str, str]:
+        """How the live widget learns of changes: the event stream, or polling and why."""
+        if not live:
+            return {"live_via": "", "live_reason": ""}
+        if self._feed is None:
+            return {"live_via": "polling", "live_reason": "stream=False"}
+        status = self._feed.status
+        if status.state == "streaming":
+            return {"live_via": "stream", "live_reason": ""}
+        return {"live_via": "polling", "live_reason": status.reason or (
+            "connecting to the event stream" if status.state == "connecting"
+            else f"the event stream is {status.state}")}
 
     def _flow_name(self) -> str:
         try:
@@ -472,10 +512,9 @@ class FlowRunWidget(anywidget.AnyWidget):
     def _merge(self, rows: list[dict[str, Any]]) -> None:
         """Merge task-run records, rebuild the timeline from all records held (map indices
         as a fresh widget numbers them) and send every row that changed as a patch."""
+        rows = newest(self._records, rows)  # a lagging REST read never moves a bar back
         if not rows:
             return
-        for row in rows:
-            self._records[str(row["id"])] = row
         fresh = timeline_from_tasks(task_runs_frame(list(self._records.values())))
         order = list(self._rows) + [i for i in fresh.index if i not in self._rows]
         fresh = fresh.loc[order]
@@ -513,6 +552,7 @@ class FlowRunWidget(anywidget.AnyWidget):
         # Relative to the last successful fetch, not to now: after an outage or a long
         # back-off, nodes that ended meanwhile must still come back.
         started = datetime.now(timezone.utc)
+        self._subflows_moved = False
         margin = timedelta(seconds=max(5.0, 3 * self.interval))
         since = (self._synced_at or started) - margin
         latest = self.flow_run.get_latest()
@@ -528,6 +568,7 @@ class FlowRunWidget(anywidget.AnyWidget):
         if new_subflow:
             rows += subflow_task_rows(client, latest.flow_run_id)
         children_changed = self._subflows.refresh(self.expanded_subflows)
+        settled = gave_up = False
         with self._lock:
             self.flow_run = latest
             self._merge(rows)
@@ -538,24 +579,80 @@ class FlowRunWidget(anywidget.AnyWidget):
                 if self._settled_by is None:
                     self._settled_by = time.monotonic() + self.settle
                 open_rows = ~self._frame["state_type"].astype(str).isin(FINISHED_TYPES)
-                if not open_rows.any() or time.monotonic() > self._settled_by:
-                    self._stop.set()
-                    self._load_all()  # the saved notebook keeps the final, complete picture
+                gave_up = time.monotonic() > self._settled_by
+                settled = gave_up or not open_rows.any()
+            held = len(self._frame)
+        if settled and not gave_up:  # the stream runs ahead of the server's records
+            settled = self._server_recorded(held)
+        with self._lock:
+            if settled:
+                self._stop.set()
+                self._load_all()  # the saved notebook keeps the final, complete picture
             self._set_header()
 
-    def _poll(self) -> None:
+    def _server_recorded(self, rows: int) -> bool:
+        """Whether the server holds `rows` task runs of the run, every one finished (it
+        writes them from the same events the stream brought, seconds later under load)."""
+        run, client = self.flow_run.flow_run_id, self.flow_run.data.client
+        open_types = sorted(set(STATE_TYPES) - FINISHED_TYPES)
+        return TaskRunView.count(flow_run_id=run, client=client) >= rows and \
+            TaskRunView.count(flow_run_id=run, state_type=open_types, client=client) == 0
+
+    def _apply(self, batch: FeedBatch) -> None:
+        """Draw what the stream brought: task-run records, and the flow run read again when
+        it changed state (subflow runs of new rows are followed too)."""
+        latest = self.flow_run.get_latest() if batch.flow_run_changed else None
+        self._subflows_moved |= batch.subflows_changed  # read at the pace of polling
+        with self._lock:
+            if latest is not None:
+                self.flow_run = latest
+            self._merge(batch.records)
+            if self._feed is not None and len(self._frame):
+                children = self._frame["child_flow_run_id"].dropna()
+                self._feed.watch(*map(str, children))
+            self._set_header(error=self.header.get("error"))  # a refresh's error stands
+
+    def _follow(self) -> None:
+        """The live loop: a full `refresh()` every `reconcile` seconds while the stream is up
+        (at once after a gap in it), else every `interval` seconds (backing off after errors,
+        settling once the run finished); between those, the stream's records are drawn as
+        they arrive, gathered for one frame."""
         from .polling import Poll
 
-        def retrying(exc: BaseException, delay: float) -> None:
-            self._set_header(error=f"{exc} Retrying in {delay:.0f} s.")
-
+        pace = Poll(self.interval, maximum=30.0, stop=self._stop)
+        last = time.monotonic()  # the last full refresh: the widget was loaded just now
         try:
-            Poll(self.interval, maximum=30.0, stop=self._stop).run(
-                self.refresh, retry_on=PrefectWidgetsError, on_retry=retrying)
-        except Exception as exc:  # a closed comm or kernel shutdown ends polling
+            while not self._stop.is_set():
+                feed = self._feed
+                streaming = feed is not None and feed.streaming \
+                    and not self.flow_run.state.is_finished()
+                due = last + (self.reconcile if streaming and not self._subflows_moved
+                              else pace.delay)
+                self._wake.wait(max(0.0, due - time.monotonic()))
+                self._wake.clear()
+                if streaming and time.monotonic() < due:
+                    self._stop.wait(_FRAME)  # gather what else arrives meanwhile
+                if self._stop.is_set():
+                    break
+                batch = feed.take() if feed is not None else FeedBatch()
+                try:
+                    if not batch.resumed and time.monotonic() < due:
+                        self._apply(batch)  # events, or the stream's status changed
+                        continue
+                    with self._lock:  # the stream's news first: the REST API lags it
+                        self._merge(batch.records)
+                    self.refresh()
+                    pace.succeeded()
+                except PrefectWidgetsError as exc:
+                    self._set_header(error=f"{exc} Retrying in {pace.failed():.0f} s.")
+                last = time.monotonic()
+        except Exception as exc:  # a closed comm or kernel shutdown ends live updates
             if not self._stop.is_set():
                 self._set_header(error=f"Live updates stopped: {exc}")
-        self._stop.set()
+        finally:
+            self._stop.set()
+            if self._feed is not None:
+                self._feed.close()
 
     # ---- interaction
 
@@ -638,25 +735,8 @@ class FlowRunWidget(anywidget.AnyWidget):
         self.expanded_subflows = [i for i in self.expanded_subflows if i != task_id]
 
     def _subflow_row(self, subflow: int | str) -> str:
-        """The task run id of a subflow row named by row index, task run id or flow run id."""
         with self._lock:
-            rows = self._nested.frame
-            if isinstance(subflow, str):
-                children = rows["child_flow_run_id"].astype(object) if len(rows) else []
-                hits = [i for i, (task_id, child) in enumerate(zip(rows.index, children))
-                        if subflow in (str(task_id), child)]
-                index = hits[0] if hits else -1
-            else:
-                index = int(subflow)
-            if not 0 <= index < len(rows):
-                raise InvalidRequest(f"No row {subflow!r} in this timeline: pass a row index "
-                                     f"(0-{len(rows) - 1}), a task run id or a subflow's "
-                                     "flow run id.")
-            if subflow_of(rows, index) is None:
-                raise InvalidRequest(
-                    f"Row {index} ({rows['task_name'].iloc[index]}) is a task run, not a subflow "
-                    "run: expand a row whose label starts with \u2937.")
-            return str(rows.index[index])
+            return subflow_row_id(self._nested.frame, subflow)
 
     @traitlets.observe("expanded_subflows")
     def _expanded_changed(self, _: dict[str, Any]) -> None:
@@ -680,8 +760,9 @@ class FlowRunWidget(anywidget.AnyWidget):
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop live updates and wait for the polling thread to end."""
+        """Stop live updates and wait for the live thread to end (its event feed closed)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import InvalidRequest
 from .states import FINISHED_TYPES
 from .views import FlowRunView
 
@@ -151,3 +152,23 @@ def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     if len(a) != len(b) or list(a.index) != list(b.index):
         return False
     return bool(a[columns].astype(object).fillna("").equals(b[columns].astype(object).fillna("")))
+
+
+def subflow_row_id(rows: pd.DataFrame, subflow: int | str) -> str:
+    """The task run id of the subflow row named by row index, task run id or the subflow's
+    flow run id; `InvalidRequest` saying what to pass for anything else."""
+    if isinstance(subflow, str):
+        children = rows["child_flow_run_id"].astype(object) if len(rows) else []
+        hits = [i for i, (task_id, child) in enumerate(zip(rows.index, children))
+                if subflow in (str(task_id), child)]
+        index = hits[0] if hits else -1
+    else:
+        index = int(subflow)
+    if not 0 <= index < len(rows):
+        raise InvalidRequest(f"No row {subflow!r} in this timeline: pass a row index "
+                             f"(0-{len(rows) - 1}), a task run id or a subflow's flow run id.")
+    if subflow_of(rows, index) is None:
+        raise InvalidRequest(
+            f"Row {index} ({rows['task_name'].iloc[index]}) is a task run, not a subflow "
+            "run: expand a row whose label starts with \u2937.")
+    return str(rows.index[index])

@@ -203,3 +203,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests by version, which would otherwise move it)."""
     last = [i for i in items if i.name == "test_readme_support_table"]
     items[:] = [i for i in items if i not in last] + last
+
+
+@pytest.fixture(scope="module")
+def shell():
+    """An IPython shell with the extension loaded (one per test module)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_cell("%load_ext prefect_widgets", store_history=False)
+    yield ip
+    ip.run_cell("%unload_ext prefect_widgets", store_history=False)
+
+
+@pytest.fixture
+def prefect_settings(api_url: str):
+    """Prefect's own settings pointed at the test server, whatever was imported before."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        yield

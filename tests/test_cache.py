@@ -42,7 +42,7 @@ def cache_dir(tmp_path, monkeypatch, _configured) -> Path:
     return path
 
 
-def _post(http: httpx.Client, path: str, body: dict | list) -> dict:
+def post_retrying(http: httpx.Client, path: str, body: dict | list) -> dict:
     """One write, retried while SQLite is busy (503) under other writers."""
     for attempt in range(20):
         response = http.post(path, json=body)
@@ -53,8 +53,8 @@ def _post(http: httpx.Client, path: str, body: dict | list) -> dict:
     return response.json() if response.content else {}
 
 
-def _force(http: httpx.Client, kind: str, run_id: str, state_type: str) -> None:
-    _post(http, f"/{kind}_runs/{run_id}/set_state",
+def force_state(http: httpx.Client, kind: str, run_id: str, state_type: str) -> None:
+    post_retrying(http, f"/{kind}_runs/{run_id}/set_state",
           {"state": {"type": state_type, "name": state_type.title()}, "force": True})
 
 
@@ -63,19 +63,19 @@ def _make_run(api_url: str, *, finished: bool = True, tasks: int = TASKS
     """A flow run with `tasks` task runs (the first retried once) and a few log lines;
     finished (COMPLETED, every task run COMPLETED) or left RUNNING."""
     with httpx.Client(base_url=api_url, timeout=60) as http:
-        flow = _post(http, "/flows/", {"name": "cache-test"})
-        run = _post(http, "/flow_runs/", {"flow_id": flow["id"], "name": f"c-{uuid.uuid4().hex[:6]}",
+        flow = post_retrying(http, "/flows/", {"name": "cache-test"})
+        run = post_retrying(http, "/flow_runs/", {"flow_id": flow["id"], "name": f"c-{uuid.uuid4().hex[:6]}",
                                           "state": {"type": "RUNNING", "name": "Running"}})
         ids = []
         for i in range(tasks):
-            task = _post(http, "/task_runs/", {
+            task = post_retrying(http, "/task_runs/", {
                 "flow_run_id": run["id"], "task_key": "work", "dynamic_key": str(i),
                 "name": f"work-{i}", "state": {"type": "RUNNING", "name": "Running"}})
             ids.append(task["id"])
         if tasks:
-            _force(http, "task", ids[0], "FAILED")
-            _force(http, "task", ids[0], "RUNNING")
-        _post(http, "/logs/", [{"name": "test", "level": 20, "message": f"line {i}",
+            force_state(http, "task", ids[0], "FAILED")
+            force_state(http, "task", ids[0], "RUNNING")
+        post_retrying(http, "/logs/", [{"name": "test", "level": 20, "message": f"line {i}",
                                 "flow_run_id": run["id"], "timestamp": "2026-01-01T00:00:00Z"}
                                for i in range(5)])
         if finished:
@@ -85,8 +85,8 @@ def _make_run(api_url: str, *, finished: bool = True, tasks: int = TASKS
 
 def _finish(http: httpx.Client, flow_run_id: str, task_ids: list[str]) -> None:
     for task_id in task_ids:
-        _force(http, "task", task_id, "COMPLETED")
-    _force(http, "flow", flow_run_id, "COMPLETED")
+        force_state(http, "task", task_id, "COMPLETED")
+    force_state(http, "flow", flow_run_id, "COMPLETED")
 
 
 def _everything(view: FlowRunView) -> dict:
@@ -189,9 +189,9 @@ def test_finished_run_changed_afterwards_is_read_again(api_url, cache_dir):
     flow_run_id, task_ids = _make_run(api_url)
     _everything(FlowRunView.from_flow_run_id(flow_run_id))
     with httpx.Client(base_url=api_url, timeout=60) as http:
-        _force(http, "flow", flow_run_id, "SCHEDULED")
-        _force(http, "task", task_ids[3], "FAILED")
-        _force(http, "flow", flow_run_id, "FAILED")
+        force_state(http, "flow", flow_run_id, "SCHEDULED")
+        force_state(http, "task", task_ids[3], "FAILED")
+        force_state(http, "flow", flow_run_id, "FAILED")
     client, transport = _counting(api_url)
     with client:
         after = _everything(FlowRunView.from_flow_run_id(flow_run_id, client=client))

@@ -22,23 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "06_watch_magic.ipynb"
 
 
-@pytest.fixture(scope="module")
-def shell():
-    ip = InteractiveShell.instance()
-    ip.run_cell("%load_ext prefect_widgets", store_history=False)
-    yield ip
-    ip.run_cell("%unload_ext prefect_widgets", store_history=False)
-
-
-@pytest.fixture
-def prefect_settings(api_url: str):
-    """Prefect's own settings pointed at the test server, whatever was imported before."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        yield
-
-
 def _run(shell: InteractiveShell, code: str):
     with capture_output() as cap:
         result = shell.run_cell(code, store_history=False)

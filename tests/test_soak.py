@@ -1,14 +1,17 @@
-"""Soak: 20 live `FlowRunWidget`s polling for about a minute, across a server restart.
+"""Soak: 20 live `FlowRunWidget`s for about a minute over one shared event subscription,
+across a server restart.
 
 The module runs its own `LocalServer` (fixed port, private `PREFECT_HOME`) so it can stop
 and start it again mid-soak without disturbing the shared session server. Live runs are
 written through the REST API with raw httpx (flow runs and task runs created RUNNING /
 PENDING, advanced with forced `set_state`), so the test decides when every run finishes.
 
-Checked: the OS thread count stays at baseline + one poll thread per widget (no growth,
-also not while the server is down), RSS growth stays bounded, every widget shows
+Checked: the 20 widgets share one event socket and its one thread (`event_hub`); the OS
+thread count stays at baseline + one live thread per widget + the hub's (no growth, also not
+while the server is down), open sockets and RSS growth stay bounded, every widget shows
 `header["error"]` while the server is down and recovers after it returns (error cleared,
-state updates flow again, runs followed to Completed), and polling ends at close/finish.
+following the stream again, state updates flow, runs followed to Completed), and every
+thread and socket ends at close/finish.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from prefect_widgets.event_hub import shared_hub
 from prefect_widgets.server import LocalServer, free_port
 from prefect_widgets.widget import FlowRunWidget
 
@@ -31,7 +35,14 @@ TASKS = 5
 INTERVAL = 0.5
 SOAK_SECONDS = 55.0
 MAX_RSS_GROWTH_MB = 50.0
-POLL_THREAD = "prefect-widgets-poll"
+#: open sockets at most: a REST connection per live thread and the one event socket (a leak of
+#: one per round would pass it within seconds)
+MAX_SOCKETS = N_RUNS + 5
+#: the server emits no event for a task run's state set through the REST API (Prefect's
+#: client emits them), so these widgets learn of the writes by reconciling: this often
+RECONCILE = 3.0
+LIVE_THREAD = "prefect-widgets-live"
+HUB_THREAD = "prefect-widgets-events"
 
 
 def _status(field: str) -> int:
@@ -49,8 +60,28 @@ def rss_mb() -> float:
     return _status("VmRSS") / 1024
 
 
+def sockets() -> int:
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if _link(fd).startswith("socket:"))
+
+
+def _link(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:  # closed meanwhile
+        return ""
+
+
 def poll_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == POLL_THREAD and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name == LIVE_THREAD and t.is_alive()]
+
+
+def hub_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == HUB_THREAD and t.is_alive()]
+
+
+def streaming(widgets: list[FlowRunWidget]) -> bool:
+    return all(w.header.get("live_via") == "stream" for w in widgets)
 
 
 def wait_for(condition, timeout: float, step: float = 0.2, every=None) -> bool:
@@ -147,8 +178,8 @@ def test_twenty_live_widgets_soak_and_survive_a_server_restart(soak_server, api_
         step += 1
 
     gc.collect()
-    threads_before, rss_before = os_threads(), rss_mb()
-    assert not poll_threads()
+    threads_before, rss_before, sockets_before = os_threads(), rss_mb(), sockets()
+    assert not poll_threads() and not hub_threads()
     started = time.monotonic()
     widgets: list[FlowRunWidget] = []
     errors: dict[int, list[str]] = {i: [] for i in range(N_RUNS)}
@@ -162,19 +193,26 @@ def test_twenty_live_widgets_soak_and_survive_a_server_restart(soak_server, api_
         return all(completed(w) == step for w in widgets)
 
     def sample() -> None:
-        samples.append((time.monotonic() - started, os_threads(), rss_mb()))
+        samples.append((time.monotonic() - started, os_threads(), rss_mb(), sockets()))
 
     try:
         for i, (flow_run_id, _) in enumerate(runs):
-            widget = FlowRunWidget(flow_run_id, live=True, interval=INTERVAL, settle=5.0)
+            widget = FlowRunWidget(flow_run_id, live=True, interval=INTERVAL, settle=5.0,
+                                   reconcile=RECONCILE)
             widget.observe(lambda change, i=i: change["new"].get("error")
                            and errors[i].append(change["new"]["error"]), names="header")
             widgets.append(widget)
         phase("widgets created")
         assert all(w.is_polling for w in widgets)
         assert len(poll_threads()) == N_RUNS
-        threads_live = os_threads()
-        assert threads_live == threads_before + N_RUNS  # one thread per widget, nothing else
+        assert wait_for(lambda: streaming(widgets), 30, every=sample), \
+            [w.header.get("live_reason") for w in widgets]
+        hub = shared_hub()
+        assert len(hub_threads()) == 1 and hub.connections == 1  # one socket for all 20
+        threads_live, sockets_live = os_threads(), sockets()
+        # one thread per widget, the hub's, the websocket's reader and keepalive: no more
+        assert threads_live == threads_before + N_RUNS + 3, \
+            sorted(t.name for t in threading.enumerate())
 
         # Phase A: the runs make progress; every widget follows.
         for _ in range(2):
@@ -197,7 +235,7 @@ def test_twenty_live_widgets_soak_and_survive_a_server_restart(soak_server, api_
         assert "Retrying in" in down_error and api_url in down_error
         assert all(w.is_polling for w in widgets)
         sample()
-        assert os_threads() == threads_live
+        assert threads_live - 2 <= os_threads() <= threads_live  # the socket's two may be gone
 
         # Phase C: same port, same home: the widgets recover on their own.
         soak_server.start()
@@ -206,6 +244,9 @@ def test_twenty_live_widgets_soak_and_survive_a_server_restart(soak_server, api_
                         step=0.5, every=sample), [w.header.get("error") for w in widgets]
         phase("recovered")
         assert all(errors[i] for i in range(N_RUNS))  # every widget did show the outage
+        assert wait_for(lambda: streaming(widgets), 60, step=0.5, every=sample)
+        phase("streaming again")
+        assert len(hub_threads()) == 1
         advance()  # updates written after the restart reach every widget
         assert wait_for(caught_up, 20, every=sample), [completed(w) for w in widgets]
         while time.monotonic() - started < SOAK_SECONDS - 5:  # the rest of the minute
@@ -238,15 +279,20 @@ def test_twenty_live_widgets_soak_and_survive_a_server_restart(soak_server, api_
             assert widget.header["counts"] == {"COMPLETED": TASKS}
             assert widget.timeline["n"] == TASKS
         assert not poll_threads()
+        assert wait_for(lambda: not hub_threads(), 10)  # the last feed closed: no socket
         assert os_threads() == threads_before
 
         peak_threads = max(s[1] for s in samples)
         rss_growth = max(s[2] for s in samples) - rss_before
-        print(f"\nsoak: runs created in {created:.1f} s; polled {soak_seconds:.1f} s, "
+        peak_sockets = max(s[3] for s in samples)
+        print(f"\nsoak: runs created in {created:.1f} s; followed {soak_seconds:.1f} s, "
               f"{len(samples)} samples, threads "
-              f"{threads_before} -> {threads_live} (peak {peak_threads}), "
-              f"RSS {rss_before:.1f} MB -> peak +{rss_growth:.1f} MB; " + ", ".join(phases))
+              f"{threads_before} -> {threads_live} (peak {peak_threads}), sockets "
+              f"{sockets_before} -> {sockets_live} (peak {peak_sockets}), "
+              f"RSS {rss_before:.1f} MB -> peak +{rss_growth:.1f} MB, "
+              f"{hub.connections} event sockets opened; " + ", ".join(phases))
         assert peak_threads == threads_live
+        assert peak_sockets <= sockets_before + MAX_SOCKETS
         assert rss_growth < MAX_RSS_GROWTH_MB
     finally:
         for widget in widgets:

@@ -90,7 +90,7 @@ def test_live_widget_follows_a_running_flow_to_completion(prefect_server):
     # the server records task runs from events: wait until it agrees with itself, then compare
     assert widget.header["counts"] == server_counts
     assert widget.timeline["n"] == sum(server_counts.values())
-    assert not [t for t in threading.enumerate() if t.name == "prefect-widgets-poll"]
+    assert not [t for t in threading.enumerate() if t.name == "prefect-widgets-live"]
 
 
 def test_close_stops_polling(runs):
@@ -98,13 +98,13 @@ def test_close_stops_polling(runs):
     widget = FlowRunWidget(view, live=True)
     assert not widget.is_polling  # finished runs never poll
     widget.close()
-    assert not [t for t in threading.enumerate() if t.name == "prefect-widgets-poll"]
+    assert not [t for t in threading.enumerate() if t.name == "prefect-widgets-live"]
 
 
 @pytest.fixture(autouse=True)
 def _no_stray_threads():
     yield
-    assert not [t for t in threading.enumerate() if t.name == "prefect-widgets-poll"]
+    assert not [t for t in threading.enumerate() if t.name == "prefect-widgets-live"]
 
 
 def test_attempts_cut_the_idle_time_between_retries(runs):

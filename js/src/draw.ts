@@ -17,7 +17,7 @@ import { barLabel, Layout } from "./layout";
 import { effEnd, rowWindow } from "./hittest";
 import { chooseStep, formatTick, Scale, ticks, toPx } from "./scale";
 import { badgeTextColor, statePriority, N_STATES } from "./states";
-import { drawBarMark } from "./patterns";
+import { drawBarMark, drawUnfinishedMark, neverFinished } from "./patterns";
 import { drawNestingRails, drawSubflowBar, GLYPH_PX } from "./subflows";
 import type { Theme } from "./theme";
 
@@ -54,6 +54,8 @@ export interface Frame extends Geometry {
   match?: Uint8Array | null;
   /** subflow rows shown expanded (their bars carry ▾, the others ▸: subflows.ts) */
   expanded?: ReadonlySet<number> | null;
+  /** the run is finished and `now` is its end: open bars not in a final state are marked */
+  unfinished?: boolean;
 }
 
 export function tzOffsetMin(ms: number): number {
@@ -242,6 +244,7 @@ export function drawVector(f: Frame, charWidth: CharWidth): number {
         ctx.fillRect(x0, y, w, barH);
       }
       drawBarMark(ctx, tl.state[i], x0, y, w, barH, color); // hatch / dashed: states sharing a hue
+      if (f.unfinished && neverFinished(tl.state[i], tl.end[i])) drawUnfinishedMark(ctx, x0, y, w, barH, color);
       const subflow = !!tl.kind && tl.kind[i] === 1;
       if (subflow) drawSubflowBar(ctx, x0, y, w, barH, color, theme.bg, !!f.expanded?.has(i));
       const gaps = tl.gaps?.get(i);

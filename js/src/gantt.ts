@@ -114,6 +114,10 @@ export class Gantt implements InteractionHost {
   private needPack = true;
   private raf = 0;
   private extent: { lo: number; hiFinite: number; open: boolean } | null = null;
+  /** the finished run's end (epoch ms): open bars stop there; null while it goes on */
+  private closedMs: number | null = null;
+  /** open bars of the finished run are marked as never finished */
+  private markOpen = false;
   private hlMode = false;
   /** search matches (search.ts), 1 per hit: the other bars are dimmed; null = no search */
   private match: Uint8Array | null = null;
@@ -299,13 +303,29 @@ export class Gantt implements InteractionHost {
     this.requestDraw();
   }
 
-  /** Whether something on screen changes with wall-clock time (open bars). */
+  /** Whether something on screen changes with wall-clock time (open bars of a run going on). */
   hasOpenBars(): boolean {
-    return !!this.extent?.open;
+    return !!this.extent?.open && this.closedMs == null;
   }
 
+  /**
+   * The run finished at `endMs` (util.ts `closedAt`; null: it goes on): bars with no end stop
+   * there instead of growing to "now", and with `markOpen` (the header's `unfinished` > 0)
+   * they are drawn as never finished (patterns.ts `drawUnfinishedMark`).
+   */
+  setRunEnd(endMs: number | null, markOpen = false): void {
+    const end = endMs != null && Number.isFinite(endMs) ? endMs : null;
+    const mark = end != null && markOpen;
+    if (end === this.closedMs && mark === this.markOpen) return;
+    this.closedMs = end;
+    this.markOpen = mark;
+    this.root.dataset.closed = end == null ? "" : String(end);
+    this.requestDraw();
+  }
+
+  /** "now" in ms after t0: the run's end once it finished, else the clock. */
   nowOffset(): number {
-    return Date.now() - this.tl.t0;
+    return (this.closedMs ?? Date.now()) - this.tl.t0;
   }
 
   private repack(): void {
@@ -503,7 +523,7 @@ export class Gantt implements InteractionHost {
     if (this.view) v = this.view;
     else v = ext ? fitView(ext[0], ext[1], 10) : [0, 60_000];
     this.scale = makeScale(v[0], v[1], left, left + plotW);
-    const f: Frame = { ...this.geometry(), ctx, theme: this.theme, now, dpr, hlMode: this.hlMode, match: this.match, expanded: this.expanded };
+    const f: Frame = { ...this.geometry(), ctx, theme: this.theme, now, dpr, hlMode: this.hlMode, match: this.match, expanded: this.expanded, unfinished: this.markOpen };
 
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, cssW, this.cssH);
@@ -518,7 +538,7 @@ export class Gantt implements InteractionHost {
       else this.raster.draw(f, plotW);
       const edgeFrame = { ctx, tl, theme: this.theme, hlMode: this.hlMode, match: this.match, plot: { x: left, y: AXIS_H, w: plotW, h: this.plotH }, barRect: (i: number) => barRect(f, i, now) };
       this.root.dataset.edgesDrawn = String(this.edgeLayer.draw(edgeFrame, this.hover >= 0 ? this.hover : this.selected));
-      drawOverlays(f, !!this.extent?.open, this.hover, this.selected);
+      drawOverlays(f, this.hasOpenBars(), this.hover, this.selected);
     } else {
       drawMessage(
         f,

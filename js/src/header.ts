@@ -1,6 +1,6 @@
 import { STATE_TYPES, badgeTextColor, stateGlyph, stateIndex, stateLabel, stateColor } from "./states";
 import { formatDuration } from "./scale";
-import { HeaderData, formatCount, runCountsText, runDuration, safeUrl } from "./util";
+import { HeaderData, formatCount, liveChip, runCountsText, runDuration, safeUrl, unfinishedText } from "./util";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -20,6 +20,8 @@ export class Header {
   private runs = el("span", "pw-run-counts");
   private chips = el("div", "pw-chips");
   private message = el("div", "pw-message");
+  /** "N task runs never reached a final state (…)" */
+  private unfinished = el("div", "pw-unfinished-note");
   private data: HeaderData | null = null;
   private dark = false;
   /** the header's first line (badge, title, meta); the search box is appended to it */
@@ -31,7 +33,6 @@ export class Header {
   ) {
     this.root = el("div", "pw-header");
     const top = this.top;
-    this.live.title = "Updating live";
     this.title.append(this.nameSlot, this.flow);
     const meta = el("div", "pw-meta");
     meta.append(this.runs, this.duration, this.live);
@@ -39,7 +40,9 @@ export class Header {
     this.chips.setAttribute("role", "group");
     this.chips.setAttribute("aria-label", "Filter task runs by state");
     this.message.hidden = true;
-    this.root.append(top, this.message, this.chips);
+    this.unfinished.hidden = true;
+    this.unfinished.setAttribute("role", "note");
+    this.root.append(top, this.message, this.unfinished, this.chips);
   }
 
   update(h: HeaderData, counts: Record<string, number>, filter: string[], dark: boolean): void {
@@ -71,6 +74,12 @@ export class Header {
     this.flow.textContent = h.flow_name;
     this.flow.hidden = !h.flow_name;
     this.live.hidden = !h.live;
+    const live = liveChip(h);
+    this.live.textContent = live.text;
+    this.live.title = live.title;
+    this.live.dataset.via = h.live_via;
+    this.unfinished.textContent = h.unfinished > 0 ? unfinishedText(h.unfinished) : "";
+    this.unfinished.hidden = !(h.unfinished > 0);
     this.runs.textContent = runCountsText(h.task_runs, h.subflow_runs);
     this.runs.hidden = !this.runs.textContent;
     this.message.textContent = h.state_message ?? "";

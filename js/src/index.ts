@@ -3,14 +3,14 @@
  * Contract (traits and messages): see js/README.md.
  */
 import "./widget.css";
-import { DecodeError, Timeline, decodeTimeline, emptyTimeline } from "./decode";
+import { BufferLike, DecodeError, Timeline, decodeIntInto, decodeTimeline, emptyTimeline, toBytes } from "./decode";
 import { Details } from "./details";
 import { bindLayoutTrait, Gantt } from "./gantt";
 import { Header } from "./header";
 import { applyPatch, PatchMessage } from "./patch";
 import { STATE_TYPES } from "./states";
 import { readTheme, Theme } from "./theme";
-import { countStates, filterIndices, normalizeHeader, toggleFilter } from "./util";
+import { closedAt, countStates, filterIndices, normalizeHeader, toggleFilter } from "./util";
 import { SearchBox, SearchController } from "./search";
 import { bindKeys, keyActions } from "./keys";
 import { Announcer, summaryLabel } from "./a11y";
@@ -56,6 +56,34 @@ export function savedFormatProblem(format: unknown): string | null {
   return null;
 }
 
+/** The DOM event dispatched (bubbling, on the widget's root) once changed rows are drawn. */
+export const DRAWN_EVENT = "pw-drawn";
+
+/** One drawn row of a `pw-drawn` event: its index, state type and task name. */
+export interface DrawnRow {
+  index: number;
+  state: string;
+  key: string;
+}
+
+/** `pw-drawn`'s detail: what was applied ("patch" rows or a whole "timeline"), rows, time. */
+export interface DrawnDetail {
+  kind: "patch" | "timeline";
+  n: number;
+  rows: DrawnRow[];
+  /** `Date.now()` right after the frame that drew them */
+  at: number;
+}
+
+/** Whether the page asked for `pw-drawn` events (`<html data-pw-drawn>`): else none are made. */
+const drawnWanted = (): boolean => typeof document !== "undefined" && document.documentElement.hasAttribute("data-pw-drawn");
+
+/** The row indices a patch's index buffer names (Int32, as `applyPatch` reads it). */
+function patchedIndices(buffers: readonly BufferLike[]): Int32Array {
+  const m = (toBytes(buffers[0])?.byteLength ?? 0) / 4;
+  return Number.isInteger(m) ? decodeIntInto(buffers[0], m, new Int32Array(m), true, -1, "patch.index") : new Int32Array(0);
+}
+
 function render({ model, el }: RenderProps): () => void {
   el.classList.add("pw-widget");
   let theme = readTheme(el);
@@ -99,6 +127,25 @@ function render({ model, el }: RenderProps): () => void {
 
   const details = new Details(() => select(-1, false), (i) => select(i, true));
 
+  // rows applied but not yet drawn, for `pw-drawn` (gathered only when the page asked)
+  let drawnKind: DrawnDetail["kind"] | null = null; // "timeline": every row
+  const drawnRows = new Set<number>();
+  const noteApplied = (kind: DrawnDetail["kind"], rows: ArrayLike<number> = []) => {
+    if (!drawnWanted()) return;
+    drawnKind = drawnKind === "timeline" ? "timeline" : kind;
+    for (let j = 0; j < rows.length; j++) if (rows[j] >= 0) drawnRows.add(rows[j]);
+  };
+  const dispatchDrawn = () => {
+    if (drawnKind === null) return;
+    const t = gantt.tl;
+    const indices = drawnKind === "timeline" ? Array.from({ length: t.n }, (_, i) => i) : [...drawnRows].filter((i) => i < t.n);
+    const rows = indices.map((i) => ({ index: i, state: STATE_TYPES[t.state[i]] ?? "", key: t.keys[t.key[i]] ?? "" }));
+    const detail: DrawnDetail = { kind: drawnKind, n: t.n, rows, at: Date.now() };
+    drawnKind = null;
+    drawnRows.clear();
+    el.dispatchEvent(new CustomEvent(DRAWN_EVENT, { bubbles: true, detail }));
+  };
+
   const gantt = new Gantt(theme, {
     onSelect: (i) => select(i, true),
     onFrame: (bars, ms, gaps) => {
@@ -106,6 +153,7 @@ function render({ model, el }: RenderProps): () => void {
       el.dataset.gaps = String(gaps);
       el.dataset.drawMs = ms.toFixed(2);
       el.dataset.rendered = "1";
+      dispatchDrawn();
     },
     onSubflow: (index, expand) => {
       try {
@@ -181,6 +229,7 @@ function render({ model, el }: RenderProps): () => void {
 
   function syncHeader(): void {
     const h = normalizeHeader(model.get("header"));
+    gantt.setRunEnd(closedAt(h), h.unfinished > 0); // a finished run's open bars end with it
     const counts = Object.keys(h.counts).length ? h.counts : countStates(tl());
     header.update(h, counts, currentFilter(), theme.dark);
     el.setAttribute("aria-label", summaryLabel(h.run_name, counts));
@@ -198,6 +247,7 @@ function render({ model, el }: RenderProps): () => void {
       }
     }
     gantt.setTimeline(t);
+    noteApplied("timeline");
     announcer.observe(t, true);
     search.dataChanged(model.get("timeline"));
     syncSelected(true);
@@ -234,6 +284,7 @@ function render({ model, el }: RenderProps): () => void {
     if (msg.type === "patch") {
       try {
         applyPatch(tl(), msg as unknown as PatchMessage, (buffers ?? []) as DataView[]);
+        if (drawnWanted()) noteApplied("patch", patchedIndices((buffers ?? []) as DataView[]));
         localError = null;
       } catch (e) {
         localError = `Could not apply a live update: ${e instanceof Error ? e.message : String(e)}`;

@@ -4,7 +4,7 @@
  * (Scheduled and Cancelled are plain). The badges do the same with glyphs (states.ts
  * STATE_GLYPHS). Vector path only: the raster path for huge runs keeps one colour per pixel.
  */
-import { STATE_TYPES, StateType, badgeTextColor } from "./states";
+import { STATE_TYPES, StateType, badgeTextColor, stateIndex } from "./states";
 
 export type BarMark = "plain" | "hatch" | "dashed";
 
@@ -86,5 +86,46 @@ export function drawBarMark(
     ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
     ctx.setLineDash([]);
   }
+  ctx.restore();
+}
+
+/** State indices of the final states (the kernel's `states.FINISHED_TYPES`). */
+const FINAL_STATES = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].map(stateIndex));
+
+/** A bar with no end whose state is not final: once its run has finished, it never will. */
+export function neverFinished(state: number, end: number): boolean {
+  return end !== end && !FINAL_STATES.has(state);
+}
+
+/**
+ * The mark of a bar that never reached a final state (its flow run finished, the bar cut at
+ * the run's end): "\\" hatching, the other way from Crashed's "/", and a dashed outline, in
+ * the bar's label colour (bars smaller than MIN_MARK_PX get none).
+ */
+export function drawUnfinishedMark(
+  ctx: MarkContext,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  fill: string,
+): void {
+  if (w < MIN_MARK_PX || h < MIN_MARK_PX) return;
+  ctx.save();
+  ctx.strokeStyle = badgeTextColor(fill);
+  ctx.lineWidth = 1;
+  ctx.globalAlpha *= 0.6;
+  ctx.beginPath();
+  ctx.rect(x, y, w, h);
+  ctx.clip();
+  ctx.beginPath();
+  for (let d = 0; d < w + h; d += HATCH_STEP) {
+    ctx.moveTo(x + d - h, y);
+    ctx.lineTo(x + d, y + h);
+  }
+  ctx.stroke();
+  ctx.setLineDash(DASH as number[]);
+  ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
+  ctx.setLineDash([]);
   ctx.restore();
 }

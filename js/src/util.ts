@@ -17,7 +17,15 @@ export interface HeaderData {
   /** task runs and subflow runs (counted apart); null when the kernel did not say */
   task_runs: number | null;
   subflow_runs: number | null;
+  /** task runs that never reached a final state (the kernel's `records.unfinished_mask`) */
+  unfinished: number;
+  /** how live updates arrive: "stream" (events), "polling", or "" (not said) */
+  live_via: LiveVia;
+  /** why live updates are not streamed (may be empty) */
+  live_reason: string;
 }
+
+export type LiveVia = "stream" | "polling" | "";
 
 const str = (v: unknown, d = ""): string => (v == null ? d : String(v));
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
@@ -53,7 +61,33 @@ export function normalizeHeader(raw: unknown): HeaderData {
     error: r.error == null || r.error === "" ? null : String(r.error),
     task_runs: count(r.task_runs),
     subflow_runs: count(r.subflow_runs),
+    unfinished: count(r.unfinished) ?? 0,
+    live_via: r.live_via === "stream" || r.live_via === "polling" ? r.live_via : "",
+    live_reason: str(r.live_reason),
   };
+}
+
+/**
+ * Where open bars end: the run's end once it is finished (not live, `end_ms` known), so task
+ * runs that never reached a final state stop there instead of growing to "now"; null while
+ * the run goes on.
+ */
+export function closedAt(h: HeaderData): number | null {
+  return !h.live && h.end_ms != null ? h.end_ms : null;
+}
+
+/** The live chip's text and tooltip: "live" (streamed) or "live · polling" with the reason. */
+export function liveChip(h: HeaderData): { text: string; title: string } {
+  if (h.live_via === "polling") {
+    return { text: "live · polling", title: h.live_reason || "Updating live by polling the server" };
+  }
+  return { text: "live", title: h.live_reason || "Updating live" };
+}
+
+/** "2 task runs never reached a final state (…)": the kernel's `records.unfinished_text`. */
+export function unfinishedText(n: number): string {
+  const one = n === 1;
+  return `${formatCount(n)} ${one ? "task run" : "task runs"} never reached a final state (the server has no end for ${one ? "it" : "them"}; events may have been dropped)`;
 }
 
 /** Only absolute http(s) URLs may become links. */

@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { stubCanvas } from "./fake_canvas";
 import { decodeTimeline } from "../src/decode";
 import widget, { AnyModel, SAVED_FORMAT, savedFormatProblem } from "../src/index";
 
@@ -50,15 +51,7 @@ function kernelLess(state: Record<string, unknown>): AnyModel {
 }
 
 beforeAll(() => {
-  const ctx = new Proxy({} as Record<string | symbol, unknown>, {
-    get: (target, name) =>
-      name in target ? target[name] : name === "measureText" ? (t: string) => ({ width: t.length * 7 }) : () => undefined,
-    set: (target, name, value) => {
-      target[name] = value;
-      return true;
-    },
-  });
-  HTMLCanvasElement.prototype.getContext = (() => ctx) as unknown as HTMLCanvasElement["getContext"];
+  stubCanvas();
 });
 
 describe("savedFormatProblem", () => {

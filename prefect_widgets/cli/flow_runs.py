@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from prefect_widgets.formatting import human_duration, run_counts_text
+from prefect_widgets.formatting import human_duration, run_counts_text, visible
+from prefect_widgets.records import unfinished_text
 
 from .app import (
     Group,
@@ -108,6 +109,7 @@ def flow_run_inspect(
     for task in views:
         by_state[task.state.type] = by_state.get(task.state.type, 0) + 1
     counts = {k: v for k, v in by_state.items() if v}
+    unfinished = len(run.unfinished_task_runs())
     problems = [t for t in views if t.state.type in ("FAILED", "CRASHED")]
     failures = run.failures() if problems or run.state.type in ("FAILED", "CRASHED") else []
     failed = failures[:failed_limit]
@@ -121,7 +123,7 @@ def flow_run_inspect(
         "deployment_id": run.deployment_id, "parent_task_run_id": run.parent_task_run_id,
         "ui_url": run.ui_url, "task_run_count": len(views) - subflow_runs,
         "subflow_run_count": subflow_runs,
-        "task_run_counts": counts,
+        "task_run_counts": counts, "unfinished_task_run_count": unfinished,
         "failed_task_runs": [task_run_record(t) for t in problems[:failed_limit]],
         "errors": [failure_record(f) for f in failed],
         "states": history_records(history),
@@ -167,6 +169,8 @@ def flow_run_inspect(
     if run.parent_task_run_id:
         rows.append(("Subflow of", f"task run {run.parent_task_run_id}"))
     rows.append(("Task runs", count_text))
+    if unfinished:
+        rows.append(("", Text(visible(unfinished_text(unfinished)), style="yellow")))
     rows.append(("States", history_text(history) if len(history) else "-"))
     if run.ui_url:
         rows.append(("UI", run.ui_url))

@@ -1,9 +1,11 @@
 """`%%prefect_watch`: run a cell and show, below it, every flow run it starts, live.
 
-`watch_cell` runs the cell's code while a background thread (`_Watch`) polls for flow runs
-started since the cell began and keeps one display per run (an HTML repr, or a live widget
-in a Jupyter kernel), then waits, bounded, for the runs and their task runs to settle and
-draws them one last time in their final state.
+`watch_cell` runs the cell's code while a background thread (`_Watch`) polls for the flow
+runs this process started meanwhile (`own_runs`: the ids Prefect's engine logs) and keeps
+one display per top-level run (an HTML repr, or a live widget in a Jupyter kernel), its
+subflow runs drawn inside it; then it waits, bounded, for the runs and their task runs to
+settle and draws them one last time in their final state. Where Prefect's logging is set
+above INFO, run starts are not logged: the watch shows every run started while the cell ran.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import ast
 import contextvars
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,6 +21,7 @@ from prefect_widgets.errors import PrefectWidgetsError
 from prefect_widgets.polling import Poll, Settled
 
 from .formatters import HTML, PLAIN, display_client, note_html, reason
+from .own_runs import HeardFlowRuns, RunFamilies, hears_run_starts
 
 __all__ = ["watch_cell", "has_widget"]
 
@@ -45,14 +48,17 @@ class _Shown:
     view: Any
     html: str | None = None
     widget: Any = None
+    expanded: set[str] = field(default_factory=set)
 
 
 class _Watch:
-    """Polls for flow runs started since the cell began and keeps one display per run."""
+    """Polls for the flow runs the cell started; keeps one display per top-level run."""
 
-    def __init__(self, started: datetime, *, interval: float, max_runs: int,
-                 use_widget: bool) -> None:
+    def __init__(self, started: datetime, heard: HeardFlowRuns, *, interval: float,
+                 max_runs: int, use_widget: bool) -> None:
         self.started = started
+        self.heard = heard
+        self.families = RunFamilies()
         self.interval = interval
         self.max_runs = max_runs
         self.use_widget = use_widget
@@ -61,6 +67,7 @@ class _Watch:
         self.ignored: set[str] = set()
         self.more_handle: Any = None
         self.status_handle: Any = None
+        self.window_note: Any = None
         self.problem: str | None = None
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -73,12 +80,35 @@ class _Watch:
         return {"flow_runs": {"operator": "or_", "expected_start_time": {"after_": after},
                               "start_time": {"after_": after}}}
 
-    def _query(self) -> list[Any]:
+    def _in_window(self) -> list[Any]:
+        """Every flow run started since the cell began, but those there before it."""
         from prefect_widgets.views import FlowRunView
 
         runs = FlowRunView.query(filter=self._filter(), sort="EXPECTED_START_TIME_ASC",
                                  limit=200, client=display_client())
         return [v for v in runs if v.flow_run_id not in self.ignored]
+
+    def _heard(self) -> list[Any]:
+        """The flow runs this process logged starting since the cell began."""
+        from prefect_widgets.views import FlowRunView
+
+        ids = self.heard.ids()
+        if not ids:
+            return []
+        runs = FlowRunView.query(filter={"flow_runs": {"id": {"any_": ids}}},
+                                 sort="EXPECTED_START_TIME_ASC", limit=None,
+                                 client=display_client())
+        return [v for v in runs if _began_after(v, self.started)]  # not a run from before
+
+    def _query(self) -> list[Any]:
+        """The cell's runs, their parents known (`families`)."""
+        if hears_run_starts() is False:
+            self._note_window()
+            runs = self._in_window()
+        else:
+            runs = self._heard()
+        self.families.learn(runs, display_client())
+        return runs
 
     def _query_safely(self) -> list[Any] | None:
         try:
@@ -89,9 +119,10 @@ class _Watch:
 
     def snapshot(self) -> None:
         """Runs already there when the cell starts (clock margin) are not the cell's."""
-        runs = self._query_safely()
-        if runs is not None:
-            self.ignored = {v.flow_run_id for v in runs}
+        try:
+            self.ignored = {v.flow_run_id for v in self._in_window()}
+        except PrefectWidgetsError as exc:
+            self._report(exc)
 
     def _task_counts(self, ids: list[str]) -> tuple[int, int]:
         from prefect_widgets.views import TaskRunView
@@ -122,6 +153,16 @@ class _Watch:
                 self.status_handle = display(bundle, raw=True, display_id=True)
         else:
             self.status_handle.update(bundle, raw=True)
+
+    def _note_window(self) -> None:
+        """Say once that runs are matched by start time (Prefect logs no run starts here)."""
+        from IPython.display import display
+
+        if self.window_note is not None:
+            return
+        text = ("prefect_watch: PREFECT_LOGGING_LEVEL is above INFO, so the cell's own runs "
+                "cannot be told apart: showing every flow run started while it ran.")
+        self.window_note = display({PLAIN: text}, raw=True, display_id=True)  # one plain line
 
     def _show(self, view: Any, final: bool = False) -> None:
         from IPython.display import display
@@ -167,6 +208,18 @@ class _Watch:
         else:
             self.more_handle.update(bundle, raw=True)
 
+    def _nest(self, view: Any, top: str) -> None:
+        """Draw a subflow run inside the widget of the run it belongs to (HTML reprs list
+        subflow runs as rows already)."""
+        entry = self.shown.get(top)
+        if entry is None or entry.widget is None or view.flow_run_id in entry.expanded:
+            return
+        try:
+            entry.widget.expand_subflow(view.flow_run_id)
+        except PrefectWidgetsError:  # its row is not drawn yet: the next poll tries again
+            return
+        entry.expanded.add(view.flow_run_id)
+
     def poll(self, final: bool = False) -> list[Any]:
         """One round: find new runs, refresh the displays of runs still going."""
         with self.lock:
@@ -176,13 +229,20 @@ class _Watch:
                 self._report(exc)
                 return []
             self._report(None)
+            ours = [v.flow_run_id for v in runs]
+            depth = {i: len(self.families.ancestors(i, ours)) for i in ours}
             for view in runs:
+                if depth[view.flow_run_id]:
+                    continue  # a subflow run: drawn inside its top-level run below
                 entry = self.shown.get(view.flow_run_id)
                 if (not final and entry is not None and entry.view.state.is_finished()
                         and view.state == entry.view.state and entry.html is not None
                         and entry.view.updated == view.updated):
                     continue  # finished and unchanged: nothing new to draw until the end
                 self._show(view, final=final)
+            for view in sorted(runs, key=lambda v: depth[v.flow_run_id]):
+                if depth[view.flow_run_id]:  # outer subflows first: inner ones are their rows
+                    self._nest(view, self.families.top(view.flow_run_id, ours))
             return runs
 
     # ---- the background thread
@@ -204,7 +264,8 @@ class _Watch:
             runs = self._query_safely()
             if runs is None:
                 break
-            mine = [v for v in runs if v.flow_run_id in self.shown]
+            ours = [v.flow_run_id for v in runs]
+            mine = [v for v in runs if self.families.top(v.flow_run_id, ours) in self.shown]
             if not mine:
                 break
             all_final = all(v.state.is_finished() for v in mine)
@@ -213,6 +274,11 @@ class _Watch:
                 break
             pace.wait()
         self.poll(final=True)
+
+
+def _began_after(view: Any, started: datetime) -> bool:
+    return any(t is not None and t >= started
+               for t in (view.start_time, view.expected_start_time))
 
 
 def _refresh_widget(widget: Any, finished: bool) -> None:
@@ -251,12 +317,15 @@ def watch_cell(shell: Any, cell: str, *, interval: float = 1.0, wait: float = 15
     if use_widget is None:
         use_widget = has_widget() and _in_kernel(shell)
     started = datetime.now(timezone.utc) - timedelta(seconds=2)  # clock margin
-    watch = _Watch(started, interval=interval, max_runs=max_runs, use_widget=use_widget)
+    heard = HeardFlowRuns()
+    watch = _Watch(started, heard, interval=interval, max_runs=max_runs,
+                   use_widget=use_widget)
     watch.snapshot()
     watch.start()
     interrupted = False
     try:
-        return _run_cell_code(shell, cell)
+        with heard.attached():
+            return _run_cell_code(shell, cell)
     except KeyboardInterrupt:
         interrupted = True  # the user wants control back: no waiting for runs to settle
         raise

@@ -11,7 +11,8 @@ links. Output is bounded by `prefect_widgets.options.display`.
 One concern per module: `markup` (the helpers and the repr shell), `runs` (flow runs, task
 runs, flows), `lists` (run lists and logs), `debug` (failures with tracebacks, artifacts,
 state histories, task inputs), `markdown` (markdown to sanitised HTML: `markdown_html`),
-`bundle` (the mimebundle of each display type). This package re-exports what other modules use.
+`bundle` (the mimebundle of each display type), `unfinished` (task runs that never reached
+a final state). This package re-exports what other modules use.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from prefect_widgets.formatting import (
     visible,
 )
 from prefect_widgets.options import display
+from prefect_widgets.records import unfinished_text
 from prefect_widgets.states import State
 
 from .debug import debug_loads, flow_run_debug, task_run_debug
@@ -52,6 +53,7 @@ from .markup import (
     wrap,
 )
 from .markup import link as link_to
+from .unfinished import UNFINISHED_MARK, unfinished_ids, unfinished_note
 
 if TYPE_CHECKING:
     from prefect_widgets.views import FlowRunView, FlowView, TaskRunView
@@ -125,13 +127,15 @@ def _task_name_cell(task: TaskRunView) -> Markup:
     return mark + link_to(trunc(task.name), url)
 
 
-def task_row(task: TaskRunView, message: bool = False, flow_run: HTML | None = None) -> Markup:
+def task_row(task: TaskRunView, message: bool = False, flow_run: HTML | None = None,
+             unfinished: bool = False) -> Markup:
     """One task run's table row (TASK_HEADER; with `message`, the state's message too;
-    with `flow_run`, that cell after the task's)."""
+    with `flow_run`, that cell after the task's; `unfinished` marks its state)."""
     label = task_label(task.task_name, task.map_index, task.mapped, task.map_index_uncertain)
-    cells: list[HTML] = [badge(task.state), _task_name_cell(task), trunc(label),
-                         fmt_time(task.start_time), fmt_duration(task.duration),
-                         str(task.retries)]
+    state = badge(task.state) + (UNFINISHED_MARK if unfinished else EMPTY)
+    cells: list[HTML] = [state, _task_name_cell(task), trunc(label),
+                         fmt_time(task.start_time),
+                         fmt_duration(None if unfinished else task.duration), str(task.retries)]
     if flow_run is not None:
         cells.insert(3, flow_run)
     if message:
@@ -139,10 +143,13 @@ def task_row(task: TaskRunView, message: bool = False, flow_run: HTML | None = N
     return row(cells, numeric=(len(TASK_HEADER) - 1 + (flow_run is not None),))
 
 
-def task_table_html(task_runs: Sequence[TaskRunView]) -> Markup:
-    """Head/tail rows of task runs (display.max_rows / min_rows)."""
+def task_table_html(task_runs: Sequence[TaskRunView],
+                    unfinished: Collection[str] = frozenset()) -> Markup:
+    """Head/tail rows of task runs (display.max_rows / min_rows); `unfinished` ids marked."""
     head, hidden, tail = head_tail(task_runs)
-    return table(TASK_HEADER, map(task_row, head), hidden, map(task_row, tail), "task runs")
+    rows = [[task_row(t, unfinished=t.task_run_id in unfinished) for t in part]
+            for part in (head, tail)]
+    return table(TASK_HEADER, rows[0], hidden, rows[1], "task runs")
 
 
 def failed_table_html(failed: Sequence[TaskRunView], limit: int | None = None) -> Markup:
@@ -193,19 +200,24 @@ def flow_run_text(view: FlowRunView, task_runs: Sequence[TaskRunView] | None,
         for task in failed:
             lines.append(f"    ✗ {cut(task.name)} [{cut(task.state.name)}] "
                          f"{cut(task.state.message or '')}")
+        if unfinished := unfinished_ids(view, task_runs):
+            lines.append(f"  ! {unfinished_text(len(unfinished))}")
     return visible("\n".join(lines))
 
 
-def _task_runs_section(task_runs: Sequence[TaskRunView], slowest_open: bool) -> Markup:
+def _task_runs_section(view: FlowRunView, task_runs: Sequence[TaskRunView],
+                       slowest_open: bool) -> Markup:
     counts = Counter(t.state.type for t in task_runs)
     failed = [t for t in task_runs if _is_problem(t)]
-    body = counts_html(counts)
+    unfinished = unfinished_ids(view, task_runs)
+    body = counts_html(counts) + unfinished_note(len(unfinished))
     if failed:
         body += details(Markup('<span class="pw-state-failed">Failed task runs</span>'),
                         failed_table_html(failed), len(failed))
     if task_runs:
-        body += task_table_html(task_runs) + _uncertain_note(task_runs)
-        body += details("Slowest task runs", slowest_table_html(task_runs),
+        ended = [t for t in task_runs if t.task_run_id not in unfinished]
+        body += task_table_html(task_runs, unfinished) + _uncertain_note(task_runs)
+        body += details("Slowest task runs", slowest_table_html(ended),
                         f"top {SLOWEST}", open_=slowest_open)
     return details("Task runs", body, _run_counts(task_runs))
 
@@ -247,7 +259,7 @@ def flow_run_body(view: FlowRunView, task_runs: Sequence[TaskRunView] | None = N
                          len(view.parameters), open_=bool(view.parameters)
                          and len(view.parameters) <= display.max_items))
     if task_runs is not None:
-        parts.append(_task_runs_section(task_runs, slowest_open))
+        parts.append(_task_runs_section(view, task_runs, slowest_open))
     parts.append(escape(sections))  # artifacts, state history (`.debug`)
     return EMPTY.join(parts)
 

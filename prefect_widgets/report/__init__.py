@@ -7,15 +7,16 @@ drawn on a canvas by a few lines of our own JavaScript (`resources/report.js`; t
 one JSON blob per section, see `.timeline`), the critical path, the slowest task runs, the
 subflow runs, every task run in one filterable table, the artifacts of the run and its
 task runs, the run's state history, and the logs tagged with their task runs
-(`.sections`). Every value from the server is escaped (`html.markup`) and cut to a fixed
-width with a visible marker, so a report stays small: a 12-task run is under 100 KB,
-a 3,000-task run ~1.05 MB.
+(`.sections`). Task runs that never reached a final state (`records.unfinished_mask`) are
+noted under the counts, marked in the table and drawn hatched up to the run's end. Every
+value from the server is escaped (`html.markup`) and cut to a fixed width with a visible
+marker, so a report stays small: a 12-task run is under 100 KB, a 3,000-task run ~1.05 MB.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -41,6 +42,7 @@ from prefect_widgets.html.markup import (
     try_load,
 )
 from prefect_widgets.html.runs import failed_table_html, flow_run_body, slowest_table_html
+from prefect_widgets.html.unfinished import unfinished_ids, unfinished_note
 from prefect_widgets.options import option_context
 from prefect_widgets.states import State
 
@@ -113,18 +115,23 @@ def _read_logs(view: FlowRunView) -> tuple[list[LogEntry], list[LogEntry], int]:
     return first, tail, sum(1 for e in head[len(first):] if e.id not in tail_ids)
 
 
-def _legend(keys: Sequence[str], critical: bool) -> Markup:
+def _legend(keys: Sequence[str], critical: bool, unfinished: bool) -> Markup:
     names = {"RETRIED": "Failed attempt (retried)", "UNKNOWN": "Unknown state"}
     items = EMPTY.join(Markup('<span><span class="pw-swatch pw-key-{}"></span>{}</span>')
                        .format(k.lower(), names.get(k, k.title())) for k in keys)
     if critical:
         items += Markup('<span><span class="pw-swatch pw-key-critical"></span>'
                         "critical path</span>")
+    if unfinished:
+        items += Markup('<span><span class="pw-swatch pw-key-unfinished"></span>'
+                        "never finished</span>")
     return Markup('<div class="pw-counts pw-legend">{}</div>').format(items)
 
 
-def _timeline_html(view: FlowRunView, tasks: Sequence[TaskRunView]) -> tuple[Markup, Markup]:
-    """The canvas with its data blob, and the critical path table (or their errors)."""
+def _timeline_html(view: FlowRunView, tasks: Sequence[TaskRunView],
+                   unfinished: Collection[str]) -> tuple[Markup, Markup]:
+    """The canvas with its data blob, and the critical path table (or their errors);
+    `unfinished` task runs end at the run's end, drawn as never finished."""
     from prefect_widgets.analytics import _run_until, attempts_frame, critical_path_from_frame
 
     frame, frame_error = try_load("the timeline", view.data.timeline)
@@ -134,7 +141,7 @@ def _timeline_html(view: FlowRunView, tasks: Sequence[TaskRunView]) -> tuple[Mar
     attempts, attempts_error = try_load("the retry attempts", lambda: attempts_frame(view))
     until = pd.Timestamp(_run_until(view), tz="UTC").to_pydatetime()
     critical = [] if path is None else path["task_run_id"].astype(str).tolist()
-    data = timeline_data(tasks, attempts, critical, until)
+    data = timeline_data(tasks, attempts, critical, until, unfinished)
     waiting = sum(1 for t in tasks if t.start_time is None)
     note = Markup('<div class="pw-muted">{:,} task runs never started (listed below)</div>'
                   ).format(waiting) if waiting else EMPTY
@@ -143,8 +150,8 @@ def _timeline_html(view: FlowRunView, tasks: Sequence[TaskRunView]) -> tuple[Mar
         '</canvas><div class="pw-tip" hidden></div><noscript><div class="pw-muted">The '
         "timeline needs JavaScript; every task run is listed below.</div></noscript></div>"
     ).format(len(tasks) - waiting)
-    timeline = (attempts_error + _legend(data["keys"], bool(data["critical"])) + canvas
-                + note + json_script(data, "pw-report-data"))
+    legend = _legend(data["keys"], bool(data["critical"]), bool(data["unfinished"]))
+    timeline = attempts_error + legend + canvas + note + json_script(data, "pw-report-data")
     return timeline, path_error if path is None else critical_path_html(path)
 
 
@@ -173,17 +180,19 @@ def flow_run_section(view: FlowRunView) -> Markup:
             return SECTION.format(key, header + Markup("<h3>Logs</h3>") + logs)
         failed = [t for t in tasks if t.state.type in ("FAILED", "CRASHED")]
         subflows = sum(1 for t in tasks if t.kind == "subflow-run")
+        unfinished = unfinished_ids(view, tasks)
         summary = muted(run_counts_text(len(tasks) - subflows, subflows)) + counts_html(
-            Counter(t.state.type for t in tasks)) + (
+            Counter(t.state.type for t in tasks)) + unfinished_note(len(unfinished)) + (
             failed_table_html(failed) if failed else EMPTY)
-        timeline, critical = _timeline_html(view, tasks)
+        timeline, critical = _timeline_html(view, tasks, unfinished)
+        ended = [t for t in tasks if t.task_run_id not in unfinished]
         lines = Counter(e.task_run_id for e in (*head, *tail) if e.task_run_id)
         errors = errors_html(view)
         parts = PARTS.format(header=header, errors=ERRORS.format(errors) if errors else EMPTY,
                              summary=summary, timeline=timeline,
-                             critical=critical, slowest=slowest_table_html(tasks),
+                             critical=critical, slowest=slowest_table_html(ended),
                              subflows=subflows_html(tasks), count=len(tasks),
-                             tasks=task_table_html(key, tasks, lines),
+                             tasks=task_table_html(key, tasks, lines, unfinished),
                              artifacts=artifacts_html(view, tasks),
                              history=run_history_html(view), logs=logs)
     return SECTION.format(key, parts)

@@ -10,7 +10,7 @@ are; `resources/report.js` adds the search boxes (their controls start `hidden`)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from prefect_widgets.formatting import fmt_duration, fmt_time, task_label
@@ -25,6 +25,7 @@ from prefect_widgets.html.markup import (
     state_class,
 )
 from prefect_widgets.html.runs import TASK_HEADER, task_row
+from prefect_widgets.html.unfinished import UNFINISHED_MARK
 from prefect_widgets.records import LEVELS
 
 from .timeline import NAME_WIDTH
@@ -70,12 +71,14 @@ def _name_cell(task: TaskRunView) -> Markup:
         name, _subflow_url(task))
 
 
-def _task_row(key: str, index: int, task: TaskRunView, log_lines: int) -> Markup:
+def _task_row(key: str, index: int, task: TaskRunView, log_lines: int,
+              unfinished: bool) -> Markup:
     label = task_label(task.task_name, task.map_index, task.mapped, task.map_index_uncertain)
     logs = Markup('<a href="#{0}-logs" class="pw-log-link" data-task="{1}">{2:,}</a>').format(
         key, index, log_lines) if log_lines else EMPTY
-    cells = (badge(task.state), _name_cell(task), cut(label, NAME_WIDTH),
-             fmt_time(task.start_time), fmt_duration(task.duration), str(task.retries),
+    state = badge(task.state) + (UNFINISHED_MARK if unfinished else EMPTY)
+    cells = (state, _name_cell(task), cut(label, NAME_WIDTH), fmt_time(task.start_time),
+             fmt_duration(None if unfinished else task.duration), str(task.retries),
              logs, cut(task.state.message or "", MESSAGE_WIDTH))
     numeric = (5, 6)
     tds = EMPTY.join(Markup('<td class="pw-num">{}</td>' if i in numeric else "<td>{}</td>")
@@ -84,15 +87,16 @@ def _task_row(key: str, index: int, task: TaskRunView, log_lines: int) -> Markup
         key, index, state_class(task.state.type)[len("pw-state-"):], tds)
 
 
-def task_table_html(key: str, tasks: Sequence[TaskRunView],
-                    log_lines: Mapping[str, int]) -> Markup:
+def task_table_html(key: str, tasks: Sequence[TaskRunView], log_lines: Mapping[str, int],
+                    unfinished: Collection[str] = frozenset()) -> Markup:
     """Every task run, one row each (id `<key>-t<i>`, `data-s` its state), with a search box
-    and a state filter; `log_lines` counts each task run's lines in the report's logs."""
+    and a state filter; `log_lines` counts each task run's lines in the report's logs;
+    `unfinished` task runs (ids) are marked as never finished."""
     states = sorted({t.state.type for t in tasks})
     choose = _options("state", [("", "all states"), *((state_class(s)[len("pw-state-"):],
                                                        s.title()) for s in states)], "state")
-    rows = EMPTY.join(_task_row(key, i, t, log_lines.get(t.task_run_id, 0))
-                      for i, t in enumerate(tasks))
+    rows = EMPTY.join(_task_row(key, i, t, log_lines.get(t.task_run_id, 0),
+                                t.task_run_id in unfinished) for i, t in enumerate(tasks))
     ths = EMPTY.join(Markup("<th>{}</th>").format(h) for h in ALL_HEADER)
     return _SEARCH.format("task", "search task runs by name or task", choose) + Markup(
         '<table class="pw-table pw-all-tasks"><thead><tr>{}</tr></thead><tbody>{}</tbody>'

@@ -95,10 +95,13 @@ def _lanes(tasks: Sequence[TaskRunView], segments: Sequence[tuple[Any, ...]]
 
 
 def timeline_data(tasks: Sequence[TaskRunView], attempts: pd.DataFrame | None,
-                  critical: Collection[str], until: datetime) -> dict[str, Any]:
+                  critical: Collection[str], until: datetime,
+                  unfinished: Collection[str] = frozenset()) -> dict[str, Any]:
     """The blob: `names` (one per task run, table order), `keys` / `labels` (colour keys and
     state names the bars index), `groups`, `lanes`, `bars` ([task, lane, start, end, key,
-    label, attempt] flattened), `critical` (task indexes), `t0` (epoch ms), `span` (ms)."""
+    label, attempt] flattened), `critical` and `unfinished` (task indexes: on the critical
+    path; never reached a final state, their open bars ending at `until`), `t0` (epoch ms),
+    `span` (ms)."""
     segments = _segments(tasks, attempts, _ms(until))
     lane_of, groups = _lanes(tasks, segments)
     t0 = min((s[1] for s in segments), default=0.0)
@@ -118,6 +121,7 @@ def timeline_data(tasks: Sequence[TaskRunView], attempts: pd.DataFrame | None,
         "keys": list(keys), "labels": list(labels), "groups": groups,
         "lanes": sum(g[2] for g in groups), "bars": bars,
         "critical": [i for i, t in enumerate(tasks) if t.task_run_id in critical_ids],
+        "unfinished": [i for i, t in enumerate(tasks) if t.task_run_id in unfinished],
     }
 
 

@@ -42,8 +42,13 @@
     var bars = data.bars, n = bars.length / 7;
     var critical = {};
     data.critical.forEach(function (i) { critical[i] = true; });
-    var attempts = {};
-    for (var b = 0; b < n; b++) attempts[bars[7 * b]] = (attempts[bars[7 * b]] || 0) + 1;
+    var attempts = {}, last = {}, unfinished = {};
+    for (var b = 0; b < n; b++) {
+      attempts[bars[7 * b]] = (attempts[bars[7 * b]] || 0) + 1;
+      last[bars[7 * b]] = b;
+    }
+    // a task run that never reached a final state: its last bar ends at the run's end
+    (data.unfinished || []).forEach(function (i) { if (i in last) unfinished[last[i]] = true; });
     var byLane = [];
     for (b = 0; b < n; b++) (byLane[bars[7 * b + 1]] = byLane[bars[7 * b + 1]] || []).push(b);
     var geo = {};
@@ -96,6 +101,34 @@
         ctx.fillRect(x0, TOP + bars[o + 1] * geo.row + pad, w, geo.row - 2 * pad);
         if (!drawn[bars[o]]) { drawn[bars[o]] = true; count++; }
       }
+      var open = 0;
+      ctx.save();
+      ctx.strokeStyle = cssVar(box, "--pw-key-unfinished", "#111827");
+      ctx.lineWidth = 1;
+      for (i = 0; i < n; i++) {
+        if (!unfinished[i]) continue;
+        o = 7 * i;
+        var y0 = TOP + bars[o + 1] * geo.row + pad, h = geo.row - 2 * pad;
+        x0 = x(bars[o + 2]);
+        w = Math.max(2, x(bars[o + 3]) - x0);
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(x0, y0, w, h);
+        ctx.clip();
+        ctx.beginPath();
+        for (var d = 0; d < w + h; d += 5) {  // "\" hatching: Crashed-free, colour-free mark
+          ctx.moveTo(x0 + d - h, y0);
+          ctx.lineTo(x0 + d, y0 + h);
+        }
+        ctx.stroke();
+        ctx.restore();
+        ctx.setLineDash([3, 2]);
+        ctx.strokeRect(x0 + 0.5, y0 + 0.5, Math.max(1, w - 1), Math.max(1, h - 1));
+        ctx.setLineDash([]);
+        open++;
+      }
+      ctx.restore();
+      canvas.dataset.unfinished = String(open);
       ctx.strokeStyle = cssVar(box, "--pw-key-critical", "#db2777");
       ctx.lineWidth = 1.5;
       for (i = 0; i < n; i++) {
@@ -131,6 +164,10 @@
                                                + " of " + attempts[task] : ""),
                    "start " + clock(data.t0 + bars[o + 2], 1) + " UTC · "
                    + duration(bars[o + 3] - bars[o + 2])];
+      if (unfinished[found.bar]) {
+        lines[2] = "start " + clock(data.t0 + bars[o + 2], 1) + " UTC · never finished";
+        lines.push("no final state: drawn to the flow run's end (events may have been dropped)");
+      }
       if (critical[task]) lines.push("on the critical path");
       tip.textContent = lines.join("\n");
       tip.hidden = false;
