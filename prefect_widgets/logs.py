@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -209,6 +210,8 @@ def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bo
     stream (`event_hub.shared_hub`) starts a round as soon as the server publishes one of
     the run's events; rounds also come every `poll_interval`, backing off to
     `max_poll_interval` while nothing arrives (all there is when the stream is unavailable).
+    Once the run has finished it yields the log lines still arriving (a flow's last batches
+    are sent after its final state) until none came for 2 s.
     Raises `WatchTimeout` once `max_duration` has passed. The arguments are checked at the
     call (`InvalidRequest`), before any request.
     """
@@ -218,6 +221,21 @@ def watch_flow_run(flow_run_id: str, stream_states: bool = True, stream_logs: bo
     limit = _seconds(max_duration, "max_duration", infinite=True)
     return _watch(get_client(client), flow_run_id, stream_states, stream_logs, limit,
                   interval, longest, live)
+
+
+def _trailing_logs(read: Callable[[], list[LogEntry]], hint: threading.Event,
+                   quiet: float = 2.0, longest: float = 15.0) -> Iterator[LogEntry]:
+    """The log lines a finished run still sends: read (on the stream's hint, else every
+    half second) until none came for `quiet` seconds, `longest` at most."""
+    now = time.monotonic()
+    deadline, quiet_until = now + longest, now + quiet
+    while time.monotonic() < min(deadline, quiet_until):
+        hint.wait(0.5)
+        hint.clear()
+        fresh = read()
+        if fresh:
+            quiet_until = time.monotonic() + quiet
+            yield from fresh
 
 
 def _watch(client: Client, flow_run_id: str, stream_states: bool, stream_logs: bool,
@@ -247,9 +265,8 @@ def _watch(client: Client, flow_run_id: str, stream_states: bool, stream_logs: b
             fresh += new_logs()
             yield from sorted(fresh, key=lambda e: e.timestamp)
             if State.from_json(run.get("state")).is_finished():
-                if stream_logs:  # a flow's last log batch arrives after its final state
-                    poll.wait(min(2.0, interval))
-                    yield from new_logs()
+                if stream_logs:  # a flow's last log batches arrive after its final state
+                    yield from _trailing_logs(new_logs, hint)
                 return
             delay = poll.succeeded() if fresh else poll.failed()  # quiet rounds back off
             if poll.expired(within=delay):
