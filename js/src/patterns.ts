@@ -70,23 +70,29 @@ export function drawBarMark(
   ctx.strokeStyle = badgeTextColor(fill);
   ctx.lineWidth = 1;
   ctx.globalAlpha *= 0.45;
-  if (mark === "hatch") {
-    ctx.beginPath();
-    ctx.rect(x, y, w, h);
-    ctx.clip();
-    ctx.beginPath();
-    // 45° lines "/" from the bottom edge, every HATCH_STEP px, covering the whole bar
-    for (let d = 0; d < w + h; d += HATCH_STEP) {
-      ctx.moveTo(x + d - h, y + h);
-      ctx.lineTo(x + d, y);
-    }
-    ctx.stroke();
-  } else {
-    ctx.setLineDash(DASH as number[]);
-    ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
-    ctx.setLineDash([]);
-  }
+  if (mark === "hatch") hatch(ctx, x, y, w, h, "/");
+  else dashedOutline(ctx, x, y, w, h);
   ctx.restore();
+}
+
+/** 45° lines every HATCH_STEP px over the whole bar, clipped to it: "/" or "\\". */
+function hatch(ctx: MarkContext, x: number, y: number, w: number, h: number, way: "/" | "\\"): void {
+  const [from, to] = way === "/" ? [y + h, y] : [y, y + h];
+  ctx.beginPath();
+  ctx.rect(x, y, w, h);
+  ctx.clip();
+  ctx.beginPath();
+  for (let d = 0; d < w + h; d += HATCH_STEP) {
+    ctx.moveTo(x + d - h, from);
+    ctx.lineTo(x + d, to);
+  }
+  ctx.stroke();
+}
+
+function dashedOutline(ctx: MarkContext, x: number, y: number, w: number, h: number): void {
+  ctx.setLineDash(DASH as number[]);
+  ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
+  ctx.setLineDash([]);
 }
 
 /** State indices of the final states (the kernel's `states.FINISHED_TYPES`). */
@@ -115,17 +121,7 @@ export function drawUnfinishedMark(
   ctx.strokeStyle = badgeTextColor(fill);
   ctx.lineWidth = 1;
   ctx.globalAlpha *= 0.6;
-  ctx.beginPath();
-  ctx.rect(x, y, w, h);
-  ctx.clip();
-  ctx.beginPath();
-  for (let d = 0; d < w + h; d += HATCH_STEP) {
-    ctx.moveTo(x + d - h, y);
-    ctx.lineTo(x + d, y + h);
-  }
-  ctx.stroke();
-  ctx.setLineDash(DASH as number[]);
-  ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
-  ctx.setLineDash([]);
+  hatch(ctx, x, y, w, h, "\\");
+  dashedOutline(ctx, x, y, w, h);
   ctx.restore();
 }

@@ -1,9 +1,9 @@
 // @vitest-environment happy-dom
 import { beforeAll, describe, expect, it } from "vitest";
+import { mountGantt } from "./gantt_fixture";
 import type { Timeline } from "../src/decode";
 import { bindLayoutTrait, Gantt, LayoutModel } from "../src/gantt";
 import { stateIndex } from "../src/states";
-import { readTheme } from "../src/theme";
 
 /** A 2D context that draws nothing and measures 7 px per glyph (happy-dom has no canvas). */
 beforeAll(() => {
@@ -45,10 +45,7 @@ function timeline(): Timeline {
 }
 
 function mounted(): Gantt {
-  const g = new Gantt(readTheme(document.body), { onSelect: () => undefined });
-  Object.defineProperty(g.root, "clientWidth", { value: 900 });
-  document.body.append(g.root);
-  g.setTimeline(timeline());
+  const g = mountGantt(timeline());
   g.drawNow();
   return g;
 }

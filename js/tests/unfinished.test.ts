@@ -5,12 +5,12 @@
  * arrive (streamed or polled, and why).
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { mountGantt } from "./gantt_fixture";
 import type { Timeline } from "../src/decode";
 import { Gantt } from "../src/gantt";
 import { Header } from "../src/header";
 import { DASH, HATCH_STEP, MarkContext, drawUnfinishedMark, neverFinished } from "../src/patterns";
 import { LIGHT_PALETTE, stateIndex } from "../src/states";
-import { readTheme } from "../src/theme";
 import { closedAt, liveChip, normalizeHeader, unfinishedText } from "../src/util";
 
 /** Every line drawn on the (fake) canvas since the last reset: [x0, y0, x1, y1]. */
@@ -58,11 +58,7 @@ function timeline(): Timeline {
 }
 
 function mounted(): Gantt {
-  const g = new Gantt(readTheme(document.body), { onSelect: () => undefined });
-  Object.defineProperty(g.root, "clientWidth", { value: 900 });
-  document.body.append(g.root);
-  g.setTimeline(timeline());
-  return g;
+  return mountGantt(timeline());
 }
 
 /** Diagonal lines going down to the right ("\"): the never-finished mark's hatching. */
