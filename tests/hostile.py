@@ -5,11 +5,7 @@ reaches a terminal."""
 
 from __future__ import annotations
 
-import time
 import unicodedata
-from typing import Any
-
-import httpx
 
 from prefect_widgets.samples import HOSTILE
 
@@ -56,15 +52,3 @@ def assert_terminal_safe(text: str, keep: str = "\t\n", what: str = "output") ->
     assert not bad, f"{what} holds raw {sorted({hex(ord(c)) for c in bad})}"
 
 
-def rest_write(http: httpx.Client, path: str, body: object) -> Any:
-    """A test fixture's write through the server's REST API (SQLite answers 503 under
-    concurrent writes: retried); the server's reason on a refusal."""
-    for attempt in range(10):
-        response = http.post(path, json=body)
-        if response.status_code != 503:
-            break
-        time.sleep(0.5 * (attempt + 1))
-    detail = response.json().get("exception_detail", []) if response.is_error else []
-    assert response.is_success, (path, response.status_code,
-                                 [{k: v for k, v in d.items() if k != "input"} for d in detail])
-    return response.json()

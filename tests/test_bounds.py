@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import uuid
 
-import httpx
 import pytest
-from hostile import rest_write
 from typer.testing import CliRunner
+from writer import post, writer
 
 from prefect_widgets import FlowRunView, TaskRunView
 from prefect_widgets.cli import app
@@ -39,14 +38,14 @@ TABLE_BOUND = 30 * (display.max_text + 40)
 def huge_run(api_url):
     big = "N" * HUGE
     failed = {"type": "FAILED", "name": "Failed", "message": "M" * HUGE}
-    with httpx.Client(base_url=api_url, timeout=120) as http:
-        flow = rest_write(http, "/flows/", {"name": f"huge-{uuid.uuid4().hex[:8]}"})
-        run = rest_write(http, "/flow_runs/", {"flow_id": flow["id"], "name": big,
+    with writer(api_url, timeout=120) as http:
+        flow = post(http, "/flows/", {"name": f"huge-{uuid.uuid4().hex[:8]}"})
+        run = post(http, "/flow_runs/", {"flow_id": flow["id"], "name": big,
                                            "parameters": {"p": "P" * BIG_PARAMETER}, "state": failed})
-        tasks = [rest_write(http, "/task_runs/", {
+        tasks = [post(http, "/task_runs/", {
             "flow_run_id": run["id"], "task_key": f"{i}{big}", "dynamic_key": "0",
             "name": f"{i}{big}", "state": failed}) for i in range(2)]
-        rest_write(http, "/logs/", [{"name": "huge", "level": 40, "message": "L" * HUGE,
+        post(http, "/logs/", [{"name": "huge", "level": 40, "message": "L" * HUGE,
                                 "timestamp": "2026-01-01T00:00:00+00:00",
                                 "flow_run_id": run["id"], "task_run_id": t["id"]}
                                for t in tasks])

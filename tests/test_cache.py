@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 from conftest import CountingTransport
 from typer.testing import CliRunner
+from writer import force_state, post, writer
 
 from prefect_widgets.cache import RunCache, disk_cache, server_key
 from prefect_widgets.cli import app
@@ -42,40 +42,24 @@ def cache_dir(tmp_path, monkeypatch, _configured) -> Path:
     return path
 
 
-def post_retrying(http: httpx.Client, path: str, body: dict | list) -> dict:
-    """One write, retried while SQLite is busy (503) under other writers."""
-    for attempt in range(20):
-        response = http.post(path, json=body)
-        if response.status_code != 503:
-            break
-        time.sleep(min(2.0, 0.05 * 2 ** attempt))
-    response.raise_for_status()
-    return response.json() if response.content else {}
-
-
-def force_state(http: httpx.Client, kind: str, run_id: str, state_type: str) -> None:
-    post_retrying(http, f"/{kind}_runs/{run_id}/set_state",
-          {"state": {"type": state_type, "name": state_type.title()}, "force": True})
-
-
 def _make_run(api_url: str, *, finished: bool = True, tasks: int = TASKS
               ) -> tuple[str, list[str]]:
     """A flow run with `tasks` task runs (the first retried once) and a few log lines;
     finished (COMPLETED, every task run COMPLETED) or left RUNNING."""
-    with httpx.Client(base_url=api_url, timeout=60) as http:
-        flow = post_retrying(http, "/flows/", {"name": "cache-test"})
-        run = post_retrying(http, "/flow_runs/", {"flow_id": flow["id"], "name": f"c-{uuid.uuid4().hex[:6]}",
+    with writer(api_url) as http:
+        flow = post(http, "/flows/", {"name": "cache-test"})
+        run = post(http, "/flow_runs/", {"flow_id": flow["id"], "name": f"c-{uuid.uuid4().hex[:6]}",
                                           "state": {"type": "RUNNING", "name": "Running"}})
         ids = []
         for i in range(tasks):
-            task = post_retrying(http, "/task_runs/", {
+            task = post(http, "/task_runs/", {
                 "flow_run_id": run["id"], "task_key": "work", "dynamic_key": str(i),
                 "name": f"work-{i}", "state": {"type": "RUNNING", "name": "Running"}})
             ids.append(task["id"])
         if tasks:
             force_state(http, "task", ids[0], "FAILED")
             force_state(http, "task", ids[0], "RUNNING")
-        post_retrying(http, "/logs/", [{"name": "test", "level": 20, "message": f"line {i}",
+        post(http, "/logs/", [{"name": "test", "level": 20, "message": f"line {i}",
                                 "flow_run_id": run["id"], "timestamp": "2026-01-01T00:00:00Z"}
                                for i in range(5)])
         if finished:
@@ -118,7 +102,7 @@ def _counting(api_url: str) -> tuple[Client, CountingTransport]:
 
 def _entry_of(api_url: str, flow_run_id: str):
     """The cache entry of a run as the server holds it now."""
-    with httpx.Client(base_url=api_url, timeout=30) as http:
+    with writer(api_url) as http:
         run = http.get(f"/flow_runs/{flow_run_id}").json()
     return RunCache.from_env().entry(api_url, flow_run_id, run["updated"], run["state_id"])
 
@@ -159,7 +143,7 @@ def test_run_that_finishes_between_views(api_url, cache_dir):
     running = _everything(FlowRunView.from_flow_run_id(flow_run_id))
     assert set(running["tasks"]["state_type"]) == {"RUNNING"}
     assert _blobs(cache_dir) == [], "an unfinished run is never admitted"
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+    with writer(api_url) as http:
         _finish(http, flow_run_id, task_ids)
     done = _everything(FlowRunView.from_flow_run_id(flow_run_id))
     assert set(done["tasks"]["state_type"]) == {"COMPLETED"}
@@ -174,7 +158,7 @@ def test_run_that_finishes_between_views(api_url, cache_dir):
 def test_finished_run_with_unfinished_task_runs_is_not_admitted(api_url, cache_dir):
     """Dropped events: the flow run says COMPLETED while a task run still says RUNNING."""
     flow_run_id, task_ids = _make_run(api_url, finished=False)
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+    with writer(api_url) as http:
         _finish(http, flow_run_id, task_ids[1:])
     view = _everything(FlowRunView.from_flow_run_id(flow_run_id))
     assert "RUNNING" in set(view["tasks"]["state_type"])
@@ -188,7 +172,7 @@ def test_finished_run_changed_afterwards_is_read_again(api_url, cache_dir):
     """A run retried from the UI: its state (and `updated`) change, the cache notices."""
     flow_run_id, task_ids = _make_run(api_url)
     _everything(FlowRunView.from_flow_run_id(flow_run_id))
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+    with writer(api_url) as http:
         force_state(http, "flow", flow_run_id, "SCHEDULED")
         force_state(http, "task", task_ids[3], "FAILED")
         force_state(http, "flow", flow_run_id, "FAILED")

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from writer import post, writer
 
 from prefect_widgets import Client, ConfigurationError, FlowRunView, TaskRunView, configure
 from prefect_widgets.settings import resolve_settings, ui_url_for
@@ -23,32 +24,18 @@ from prefect_widgets.settings import resolve_settings, ui_url_for
 INITIAL = 600
 
 
-def _post(http: httpx.Client, path: str, body: dict) -> dict:
-    for attempt in range(20):  # SQLite answers 503 (or drops) under concurrent writes: retry
-        try:
-            response = http.post(path, json=body)
-        except httpx.TransportError:
-            time.sleep(0.1 * (attempt + 1))
-            continue
-        if response.status_code not in (500, 503):
-            response.raise_for_status()
-            return response.json() if response.content else {}
-        time.sleep(0.05 * (attempt + 1))
-    raise AssertionError(f"POST {path} kept failing under concurrent writes")
-
-
 def _new_task_run(http: httpx.Client, flow_run_id: str, i: int, state: str = "COMPLETED") -> str:
     body = {"flow_run_id": flow_run_id, "task_key": "consistency-work", "dynamic_key": str(i),
             "name": f"work-{i}", "state": {"type": state, "name": state.title()}}
-    return _post(http, "/task_runs/", body)["id"]
+    return post(http, "/task_runs/", body)["id"]
 
 
 @pytest.fixture(scope="module")
 def big_run(api_url):
     """A RUNNING flow run with INITIAL completed task runs, written through the REST API."""
-    with httpx.Client(base_url=api_url, timeout=60) as http:
-        flow_id = _post(http, "/flows/", {"name": "consistency-under-change"})["id"]
-        flow_run = _post(http, "/flow_runs/", {
+    with writer(api_url) as http:
+        flow_id = post(http, "/flows/", {"name": "consistency-under-change"})["id"]
+        flow_run = post(http, "/flow_runs/", {
             "flow_id": flow_id, "name": f"churn-{uuid.uuid4().hex[:6]}",
             "state": {"type": "RUNNING", "name": "Running"}})
         with ThreadPoolExecutor(4) as pool:
@@ -70,14 +57,14 @@ class Churn(threading.Thread):
 
     def run(self) -> None:
         try:
-            with httpx.Client(base_url=self.api_url, timeout=60) as http:
+            with writer(self.api_url) as http:
                 i = 10_000
                 while not self.stop.is_set():
                     i += 1
                     self.created.append(_new_task_run(http, self.flow_run_id, i, "RUNNING"))
                     target = random.choice(self.existing + self.created)
                     state = random.choice(["RUNNING", "FAILED", "COMPLETED", "CRASHED"])
-                    _post(http, f"/task_runs/{target}/set_state",
+                    post(http, f"/task_runs/{target}/set_state",
                           {"state": {"type": state, "name": state.title()}, "force": True})
                     self.state_changes += 1
         except BaseException as exc:  # surfaced by the test

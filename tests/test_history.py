@@ -13,10 +13,10 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from writer import writer
 
 from prefect_widgets import FlowRunView
 from prefect_widgets.analytics.history import (
@@ -82,13 +82,8 @@ def probe(prefect_server) -> list[str]:
     return ids
 
 
-def _write(api_url: str) -> httpx.Client:
-    """A raw client for the test's own writes (the library never writes)."""
-    return httpx.Client(base_url=api_url, timeout=30)
-
-
 def _made_runs(api_url: str, n: int) -> tuple[str, list[str]]:
-    with _write(api_url) as http:
+    with writer(api_url) as http:
         flow = http.post("/flows/", json={"name": f"history-{uuid.uuid4().hex[:8]}"}).json()
         ids = [http.post("/flow_runs/", json={
             "flow_id": flow["id"], "name": f"run-{i}", "tags": ["history"],
@@ -137,7 +132,7 @@ def test_refresh_picks_up_a_new_run_and_a_changed_run_and_nothing_else(api_url, 
     assert len(history) == 4
     quiet = history.refresh()
     assert (quiet.added, quiet.changed, quiet.reloaded) == ((), (), False)
-    with _write(api_url) as http:
+    with writer(api_url) as http:
         new = http.post("/flow_runs/", json={"flow_id": flow_id, "name": "new", "state": {
             "type": "COMPLETED", "name": "Completed"}}).json()["id"]
         http.post(f"/flow_runs/{ids[1]}/set_state", json={
@@ -162,7 +157,7 @@ def test_refresh_picks_up_a_new_run_and_a_changed_run_and_nothing_else(api_url, 
 def test_refresh_reads_the_window_again_when_a_run_is_deleted(api_url, client) -> None:
     flow_id, ids = _made_runs(api_url, 3)
     history = FlowHistory(flow_id, client=client)
-    with _write(api_url) as http:
+    with writer(api_url) as http:
         http.delete(f"/flow_runs/{ids[0]}").raise_for_status()
     step = history.refresh()
     assert step.reloaded and sorted(history.frame.index) == sorted(ids[1:])

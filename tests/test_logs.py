@@ -7,8 +7,8 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
+from writer import writer
 
 from prefect_widgets import FlowRunView, InvalidRequest, LogList, TaskRunView, watch_flow_run
 from prefect_widgets.records import LOG_COLUMNS
@@ -19,7 +19,7 @@ from prefect_widgets.records import LOG_COLUMNS
 def _new_running_flow_run(api_url: str) -> str:
     """A flow run in state Running, made over the REST API (the library itself never
     writes), whose log lines the tests add as they go."""
-    with httpx.Client(base_url=api_url, timeout=30) as http:
+    with writer(api_url) as http:
         flow = http.post("/flows/", json={"name": "log-follow-test"}).json()
         run = http.post("/flow_runs/", json={"flow_id": flow["id"], "name": "followed",
                                              "state": {"type": "RUNNING", "name": "Running"}})
@@ -34,13 +34,13 @@ def _write_logs(api_url: str, flow_run_id: str, count: int, *, start: int = 0,
              "flow_run_id": flow_run_id,
              "timestamp": (at or base + timedelta(microseconds=i)).isoformat()}
             for i in range(count)]
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+    with writer(api_url) as http:
         for at_row in range(0, len(rows), 500):
             http.post("/logs/", json=rows[at_row:at_row + 500]).raise_for_status()
 
 
 def _finish(api_url: str, flow_run_id: str) -> None:
-    with httpx.Client(base_url=api_url, timeout=30) as http:
+    with writer(api_url) as http:
         http.post(f"/flow_runs/{flow_run_id}/set_state",
                   json={"state": {"type": "COMPLETED", "name": "Completed"},
                         "force": True}).raise_for_status()

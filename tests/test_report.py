@@ -9,11 +9,11 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 from test_debug_display import FAILING, HOSTILE_MARKDOWN
 from test_debug_display import _assert_inert as assert_markdown_inert
 from test_html import assert_inert, audit
+from writer import post, writer
 
 from prefect_widgets import FlowRunView
 from prefect_widgets.html import escape
@@ -145,15 +145,11 @@ def test_json_script_cannot_be_broken_out_of():
     assert json.loads(inner) == payload
 
 
-def _api(api_url: str):
-    return httpx.Client(base_url=api_url, timeout=60)
-
-
 def test_huge_names_and_messages_stay_bounded(api_url, tmp_path):
     """Issue 17 item 6: a 5 MB name and message made a 14.8 MB report."""
     huge = "<b>" + "A" * 5_000_000
     now = datetime.now(timezone.utc).isoformat()
-    with _api(api_url) as api:
+    with writer(api_url) as api:
         flow = api.post("/flows/", json={"name": f"huge-report-{uuid.uuid4().hex[:6]}"}).json()
         failed = {"type": "FAILED", "name": "Failed", "message": huge}
         run = api.post("/flow_runs/", json={"flow_id": flow["id"], "name": huge,
@@ -238,20 +234,14 @@ def test_artifacts_of_each_kind_appear_in_the_report(debug_runs, tmp_path):
     assert '<div class="pw-errors">' not in text  # a run that did not fail has no errors
 
 
-def _post(api, path: str, body: object) -> dict:
-    response = api.post(path, json=body)
-    response.raise_for_status()
-    return response.json()
-
-
 def hostile_artifacts_run(api_url: str) -> str:
     """A failed flow run whose task run made an artifact of each kind, all hostile."""
-    with _api(api_url) as api:
-        flow = _post(api, "/flows/", {"name": f"hostile-artifacts-{uuid.uuid4().hex[:6]}"})
+    with writer(api_url) as api:
+        flow = post(api, "/flows/", {"name": f"hostile-artifacts-{uuid.uuid4().hex[:6]}"})
         failed = {"type": "FAILED", "name": "Failed", "message": HOSTILE["script"]}
-        run = _post(api, "/flow_runs/", {"flow_id": flow["id"], "name": HOSTILE["img"],
+        run = post(api, "/flow_runs/", {"flow_id": flow["id"], "name": HOSTILE["img"],
                                           "state": failed})
-        task = _post(api, "/task_runs/", {"flow_run_id": run["id"], "task_key": "t",
+        task = post(api, "/task_runs/", {"flow_run_id": run["id"], "task_key": "t",
                                           "dynamic_key": "0", "name": HOSTILE["img"],
                                           "state": failed})
         contents = [("markdown", HOSTILE_MARKDOWN),
@@ -261,7 +251,7 @@ def hostile_artifacts_run(api_url: str) -> str:
                     ("image", HOSTILE["url"]), ("image", "http://insecure.example/a.png"),
                     ("progress", HOSTILE["attr"])]
         for i, (kind, data) in enumerate(contents):
-            _post(api, "/artifacts/", {"type": kind, "data": data, "flow_run_id": run["id"],
+            post(api, "/artifacts/", {"type": kind, "data": data, "flow_run_id": run["id"],
                                        "task_run_id": task["id"] if i % 2 else None,
                                        "description": HOSTILE["img"] + HOSTILE["attr"]})
     return str(run["id"])
@@ -280,12 +270,12 @@ def test_hostile_artifacts_in_the_report_are_inert(api_url, tmp_path):
 
 
 def test_artifact_content_is_bounded_in_all(api_url):
-    with _api(api_url) as api:
-        flow = _post(api, "/flows/", {"name": f"big-artifacts-{uuid.uuid4().hex[:6]}"})
-        run = _post(api, "/flow_runs/", {"flow_id": flow["id"], "name": "big",
+    with writer(api_url) as api:
+        flow = post(api, "/flows/", {"name": f"big-artifacts-{uuid.uuid4().hex[:6]}"})
+        run = post(api, "/flow_runs/", {"flow_id": flow["id"], "name": "big",
                                           "state": {"type": "COMPLETED", "name": "Completed"}})
         for _ in range(6):
-            _post(api, "/artifacts/", {"type": "markdown", "data": "word " * 20_000,
+            post(api, "/artifacts/", {"type": "markdown", "data": "word " * 20_000,
                                        "flow_run_id": run["id"]})
     text = flow_run_report(FlowRunView.from_flow_run_id(run["id"]))
     assert text.count('class="pw-artifact"') == 6

@@ -164,7 +164,7 @@ def test_saved_widget_state_redraws_the_run(host, browser):
     kernel never had the model, and the widget asks nothing of it."""
     page, text = reopen(host, browser, "with-state.ipynb")
     try:
-        data = wait_rendered(page, ".pw-widget", timeout=10_000)
+        data = wait_rendered(page, ".pw-widget", timeout=30_000)
         assert int(data["bars"]) == 4  # the diamond run's task runs
         assert MODEL_NOT_FOUND not in text
         assert "diamond" in text and "Completed" in text
@@ -226,7 +226,7 @@ def test_saved_widget_state_with_no_kernel_started(host, browser):
                                ".querySelector('.jp-OutputArea')?.innerText || '')"
                                " || document.querySelector('.pw-widget')", timeout=30_000)
         try:
-            data = wait_rendered(page, ".pw-widget", timeout=10_000)
+            data = wait_rendered(page, ".pw-widget", timeout=30_000)
         finally:
             page.screenshot(path=str(ARTIFACTS / "saved-lab-no-kernel.png"))
         assert int(data["bars"]) == 4

@@ -18,6 +18,7 @@ import httpx
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from writer import post, writer
 
 import prefect_widgets
 from prefect_widgets import Client, ConfigurationError, FlowRunView, InvalidRequest, TaskRunView
@@ -36,23 +37,13 @@ from prefect_widgets.sync import (
 TASKS_PER_RUN = 4
 
 
-def _post(http: httpx.Client, path: str, body: dict) -> dict:
-    for attempt in range(20):  # SQLite answers 503 under concurrent writes: retry
-        response = http.post(path, json=body)
-        if response.status_code not in (500, 503):
-            response.raise_for_status()
-            return response.json() if response.content else {}
-        time.sleep(0.05 * (attempt + 1))
-    raise AssertionError(f"POST {path} kept failing")
-
-
 def _new_flow_run(http: httpx.Client, flow_id: str, state: str, tasks: int) -> str:
-    run = _post(http, "/flow_runs/", {
+    run = post(http, "/flow_runs/", {
         "flow_id": flow_id, "name": f"sync-{uuid.uuid4().hex[:6]}", "tags": ["sync-test"],
         "parameters": {"n": tasks, "nested": {"a": [1, 2]}},
         "state": {"type": state, "name": state.title()}})
     for i in range(tasks):
-        _post(http, "/task_runs/", {
+        post(http, "/task_runs/", {
             "flow_run_id": run["id"], "task_key": "step-abc123", "dynamic_key": str(i),
             "name": f"step-{i}", "tags": ["t"],
             "state": {"type": state if i else "COMPLETED", "name": "x"}})
@@ -64,8 +55,8 @@ def flow(api_url):
     """A flow of its own (so the test's dataset holds only its runs) with two finished runs
     and a running one, written through the REST API."""
     name = f"sync-history-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=api_url, timeout=60) as http:
-        flow_id = _post(http, "/flows/", {"name": name})["id"]
+    with writer(api_url) as http:
+        flow_id = post(http, "/flows/", {"name": name})["id"]
         for state in ("COMPLETED", "COMPLETED", "RUNNING"):
             _new_flow_run(http, flow_id, state, TASKS_PER_RUN)
     return name, flow_id
@@ -179,11 +170,11 @@ def test_a_later_sync_adds_exactly_the_new_and_changed_rows(flow, api_url, tmp_p
 
     changed = before.index[before["state_type"] == "COMPLETED"][0]
     changed_task = tasks_before["task_run_id"][tasks_before["flow_run_id"] != changed].iloc[0]
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+    with writer(api_url) as http:
         new = _new_flow_run(http, flow_id, "COMPLETED", 3)
-        _post(http, f"/flow_runs/{changed}/set_state",
+        post(http, f"/flow_runs/{changed}/set_state",
               {"state": {"type": "FAILED", "name": "Failed"}, "force": True})
-        _post(http, f"/task_runs/{changed_task}/set_state",
+        post(http, f"/task_runs/{changed_task}/set_state",
               {"state": {"type": "CRASHED", "name": "Crashed"}, "force": True})
     summary = sync_history(dest, progress=False)
 
@@ -219,8 +210,8 @@ def test_a_state_forced_on_a_run_older_than_the_window_is_seen(flow, api_url, tm
     monkeypatch.setattr("prefect_widgets.sync.SETTLE", timedelta(0))
     before = _read(dest, "flow_runs").set_index("flow_run_id")
     old = before.index[before["state_type"] == "COMPLETED"][0]
-    with httpx.Client(base_url=api_url, timeout=60) as http:
-        _post(http, f"/flow_runs/{old}/set_state",
+    with writer(api_url) as http:
+        post(http, f"/flow_runs/{old}/set_state",
               {"state": {"type": "CANCELLED", "name": "Cancelled"}, "force": True})
         assert http.get(f"/flow_runs/{old}").json()["end_time"] == \
             before.loc[old, "end_time"].isoformat().replace("+00:00", "Z")
@@ -263,7 +254,7 @@ def test_a_crash_mid_write_leaves_a_readable_dataset(flow, api_url, tmp_path):
     sync_history(dest, flows=name, progress=False)
     before = _read(dest, "task_runs")
     state_before = (dest / STATE_FILE).read_text()
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+    with writer(api_url) as http:
         _new_flow_run(http, flow_id, "COMPLETED", 2)
     # the process dies while writing a partition: half a file, no clean-up, no state saved
     crash = ("import os, pyarrow.parquet as pq\n"

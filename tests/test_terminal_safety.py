@@ -20,13 +20,13 @@ import unicodedata
 import uuid
 from datetime import datetime, timezone
 
-import httpx
 import pytest
 import typer
-from hostile import JOINERS, TERMINAL, TERMINAL_ALL, assert_terminal_safe, rest_write
+from hostile import JOINERS, TERMINAL, TERMINAL_ALL, assert_terminal_safe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
+from writer import post, writer
 
 from prefect_widgets.cli import app
 from prefect_widgets.cli.app import State as CliState
@@ -178,16 +178,16 @@ def hostile_run(api_url):
     text = TERMINAL_ALL
     now = datetime.now(timezone.utc).isoformat()
     failed = {"type": "FAILED", "name": "Failed", "message": text}
-    with httpx.Client(base_url=api_url, timeout=30) as http:
-        flow = rest_write(http, "/flows/", {"name": f"terminal-{uuid.uuid4().hex[:8]}",
+    with writer(api_url, timeout=30) as http:
+        flow = post(http, "/flows/", {"name": f"terminal-{uuid.uuid4().hex[:8]}",
                                        "tags": [text]})
-        run = rest_write(http, "/flow_runs/", {
+        run = post(http, "/flow_runs/", {
             "flow_id": flow["id"], "name": text, "tags": [text, "=cmd|' /C calc'!A0"],
             "parameters": {text: text}, "state": failed})
-        tasks = [rest_write(http, "/task_runs/", {
+        tasks = [post(http, "/task_runs/", {
             "flow_run_id": run["id"], "task_key": f"{text}-key", "dynamic_key": str(i),
             "name": text, "tags": [text], "state": failed}) for i in range(2)]
-        rest_write(http, "/logs/", [{
+        post(http, "/logs/", [{
             "name": text, "level": 40, "message": text, "timestamp": now,
             "flow_run_id": run["id"], "task_run_id": task["id"]} for task in tasks])
     return {"flow_run": run["id"], "flow": flow["name"], "task_runs": [t["id"] for t in tasks]}

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from test_cache import force_state, post_retrying
 from test_html import assert_inert
 from typer.testing import CliRunner
+from writer import force_state, post, writer
 
 from prefect_widgets import FlowRunView
 from prefect_widgets.cli import app
@@ -43,13 +42,13 @@ class Made:
 def _make_run(api_url: str, *, completed: int = 2) -> Made:
     """A COMPLETED flow run whose task runs are `completed` Completed ones, one left Running
     (named `HOSTILE`) and one left Pending that never started, as when events are dropped."""
-    with httpx.Client(base_url=api_url, timeout=60) as http:
-        flow = post_retrying(http, "/flows/", {"name": f"unfinished-{uuid.uuid4().hex[:6]}"})
-        run = post_retrying(http, "/flow_runs/", {"flow_id": flow["id"], "name": "dropped-events",
+    with writer(api_url) as http:
+        flow = post(http, "/flows/", {"name": f"unfinished-{uuid.uuid4().hex[:6]}"})
+        run = post(http, "/flow_runs/", {"flow_id": flow["id"], "name": "dropped-events",
                                           "state": {"type": "RUNNING", "name": "Running"}})
         ids = []
         for i, name in enumerate([*(f"work-{i}" for i in range(completed)), HOSTILE, "waits"]):
-            task = post_retrying(http, "/task_runs/", {
+            task = post(http, "/task_runs/", {
                 "flow_run_id": run["id"], "task_key": "work", "dynamic_key": str(i),
                 "name": name, "state": {"type": "PENDING", "name": "Pending"}})
             ids.append(task["id"])
