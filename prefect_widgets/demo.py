@@ -14,12 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 from .errors import ConfigurationError, ServerUnreachable
-from .formatting import run_counts_text
+from .formatting import plural, run_counts_text
 
 __all__ = ["run_demo", "connect_or_start", "copy_notebooks", "notebooks_source"]
 
@@ -61,12 +61,19 @@ def copy_notebooks(destination: str | Path) -> list[Path]:
 
 def run_demo(api_url: str | None = None, output: str | Path = "demo-report.html",
              lab: bool = False, notebooks_dir: str | Path | None = None,
-             open_browser: bool = True, echo: Callable[[str], object] = print) -> Path:
-    """Run the sample flows against `api_url` (or a throwaway local server) and write a report;
-    with `lab`, then serve JupyterLab on a copy of the notebooks until Ctrl-C."""
+             open_browser: bool = True, echo: Callable[[str], object] = print,
+             samples: Sequence[str] = ()) -> Path:
+    """Run the sample flows (`samples`, default all of them) against `api_url` (or a throwaway
+    local server) and write a report; with `lab`, then serve JupyterLab on a copy of the
+    notebooks until Ctrl-C."""
     from .samples import DEMO, run_in_subprocess, wait_until_recorded
     from .server import LocalServer
 
+    unknown = sorted(set(samples) - set(DEMO))
+    if unknown:
+        raise ConfigurationError(f"No sample flow named {', '.join(map(repr, unknown))}. "
+                                 f"The samples are: {', '.join(DEMO)}.")
+    chosen = list(dict.fromkeys(samples)) or DEMO
     _require_demo_extra(*(["jupyterlab"] if lab else []))
     api_url = api_url or os.environ.get("PREFECT_API_URL")
     throwaway = not api_url
@@ -79,9 +86,10 @@ def run_demo(api_url: str | None = None, output: str | Path = "demo-report.html"
             server = stack.enter_context(LocalServer())
             api_url, env = server.api_url, server.env()
             echo(f"  ready at {api_url} in {time.monotonic() - started:.0f} s")
-        echo(f"Running {len(DEMO)} sample flows (~1 min): {', '.join(DEMO)}...")
+        echo(f"Running {plural(len(chosen), 'sample flow')}"
+             f"{' (~1 min)' if chosen == DEMO else ''}: {', '.join(chosen)}...")
         started = time.monotonic()
-        runs = run_in_subprocess(DEMO, env)
+        runs = run_in_subprocess(chosen, env)
         echo(f"  done in {time.monotonic() - started:.0f} s; waiting for the server to record "
              "every task run...")
         wait_until_recorded(api_url, list(runs.values()))

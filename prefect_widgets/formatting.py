@@ -30,14 +30,15 @@ def task_label(task_name: str, map_index: int | None, mapped: bool,
     return f"{task_name}[{'~' if uncertain else ''}{map_index}]"
 
 
-def _plural(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
+    """"1 sample flow", "3 sample flows"."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def run_counts_text(task_runs: int, subflow_runs: int) -> str:
     """"2 task runs · 1 subflow run": subflow runs counted apart, as Prefect's UI does."""
-    text = _plural(task_runs, "task run")
-    return text + (f" · {_plural(subflow_runs, 'subflow run')}" if subflow_runs else "")
+    text = plural(task_runs, "task run")
+    return text + (f" · {plural(subflow_runs, 'subflow run')}" if subflow_runs else "")
 
 
 def fmt_time(value: datetime | None) -> str:

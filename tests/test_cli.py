@@ -72,7 +72,7 @@ HELP = {
     ("report",): ["FLOW_RUN", "--output", "HTML"],
     ("count",): ["flow-runs|task-runs", "--by-state", "--flow", "--state", "--tag",
                  "--flow-run", "--since", "--until"],
-    ("demo",): ["--api-url", "--output", "--lab"],
+    ("demo",): ["--api-url", "--output", "--lab", "--sample"],
 }
 
 
@@ -82,6 +82,13 @@ def test_help_of_every_command_lists_its_options(command):
     assert result.exit_code == 0, result.output
     for needle in HELP[command]:
         assert needle in result.stdout, f"{needle!r} missing from help of {command}"
+
+
+def test_demo_refuses_an_unknown_sample_before_starting_anything(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(cli("demo", "--sample", "hello", "--sample", "nope", code=1))
+    assert line.startswith("Error: No sample flow named 'nope'. The samples are: hello, failing,")
+    assert not list(tmp_path.iterdir())  # no report, no server home
 
 
 def test_version_and_usage_error_exit_codes():

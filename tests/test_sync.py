@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,7 @@ from prefect_widgets import Client, ConfigurationError, FlowRunView, InvalidRequ
 from prefect_widgets.cli import app
 from prefect_widgets.queries import query_flow_runs, query_task_runs
 from prefect_widgets.records import flow_runs_frame
+from prefect_widgets.server import LocalServer
 from prefect_widgets.sync import (
     FLOW_RUNS,
     STATE_FILE,
@@ -132,7 +134,33 @@ def test_duckdb_reads_what_the_frames_hold(flow, tmp_path):
     assert str(arrow.schema.field("created").type) == "timestamp[us, tz=UTC]"
 
 
-def test_the_whole_server_with_logs(runs, tmp_path):
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """A server of its own for the whole-server sync (the session's holds, by then, whatever
+    every earlier test made): two flows' runs, finished and failed, with log lines of the flow
+    run and of its task runs. Its API URL and one flow run id."""
+    with LocalServer(home=tmp_path_factory.mktemp("sync-home"), startup_timeout=300) as server:
+        now = datetime.now(timezone.utc)
+        with writer(server.api_url) as http:
+            for name in ("sync-whole-a", "sync-whole-b"):
+                flow_id = post(http, "/flows/", {"name": name})["id"]
+                for state in ("COMPLETED", "FAILED"):
+                    run_id = _new_flow_run(http, flow_id, state, TASKS_PER_RUN)
+                    tasks = post(http, "/task_runs/filter",
+                                 {"flow_runs": {"id": {"any_": [run_id]}}})
+                    post(http, "/logs/", [{
+                        "name": "sync", "level": 20 + 10 * (i % 2), "message": f"line {i} <b>",
+                        "flow_run_id": run_id,
+                        "task_run_id": tasks[i % len(tasks)]["id"] if i % 3 else None,
+                        "timestamp": (now + timedelta(milliseconds=i)).isoformat()}
+                        for i in range(12)])
+        yield server.api_url, run_id
+
+
+def test_the_whole_server_with_logs(own_server, tmp_path, monkeypatch):
+    api_url, flow_run_id = own_server
+    monkeypatch.setenv("PREFECT_API_URL", api_url)
+    prefect_widgets.configure(api_url=api_url)
     dest = tmp_path / "all"
     summary = sync_history(dest, logs=True, progress=False)
     flow_runs = _read(dest, "flow_runs")
@@ -141,8 +169,10 @@ def test_the_whole_server_with_logs(runs, tmp_path):
     tasks = _read(dest, "task_runs")
     assert tasks["task_run_id"].is_unique
     assert len(tasks) == TaskRunView.count(flow_run_id=flow_runs["flow_run_id"].tolist())
-    run = FlowRunView.from_flow_run_id(next(iter(runs.values())))
+    assert len(flow_runs) == 4 and len(tasks) == 4 * TASKS_PER_RUN
+    run = FlowRunView.from_flow_run_id(flow_run_id)
     logs = run.get_logs(end_time=None).to_dataframe()
+    assert len(logs) == 12 and logs["task_name"].notna().sum() == 8
     synced = _read(dest, "logs").set_index("log_id")
     mine = synced[synced["flow_run_id"] == run.flow_run_id].loc[logs.index]
     assert mine["message"].tolist() == logs["message"].tolist()

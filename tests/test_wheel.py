@@ -186,14 +186,15 @@ def test_demo_lab_from_the_wheel_serves_the_notebooks(wheel, tmp_path):
     """`pip install 'prefect-widgets[demo]'`, then `prefect-widgets demo --lab` (as root on
     this machine: JupyterLab needs `--allow-root` there): progress from the first seconds,
     the URL JupyterLab serves with its token, `kill` (or Ctrl-C) stops both servers, next
-    steps last. ~2.5 min with the venv cached (the sample flows take most of it)."""
+    steps last. One sample flow (`--sample`): the demo's path is the same for all of them, and
+    the session's server runs every sample."""
     venv = _clean_venv(wheel, "demo")
     notebooks = tmp_path / "notebooks"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "JUPYTER"))}
     started = time.monotonic()
     demo = subprocess.Popen(
         [venv / "bin" / "prefect-widgets", "demo", "--lab", "--no-browser",
-         "--notebooks-dir", str(notebooks)],
+         "--notebooks-dir", str(notebooks), "--sample", "hello"],
         cwd=tmp_path, env={**env, "HOME": str(tmp_path)}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     lines, seen = _lines(demo.stdout), []

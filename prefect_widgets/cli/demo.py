@@ -19,13 +19,15 @@ def demo(
         None, help="Where --lab copies the notebooks (default: a new temp dir); existing files "
         "are kept."),
     browser: bool = typer.Option(True, help="Let --lab open a web browser."),
+    sample: list[str] = typer.Option(
+        [], "--sample", help="Run only this sample flow (repeatable; default: all of them)."),
 ) -> None:
     """Run sample flows on a throwaway local Prefect server and write a report."""
     from prefect_widgets.demo import run_demo
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the servers too, like Ctrl-C
     run_demo(api_url=api_url, output=output, lab=lab, notebooks_dir=notebooks_dir,
-             open_browser=browser, echo=typer.echo)
+             open_browser=browser, echo=typer.echo, samples=sample)
 
 
 def _interrupt(signum: int, frame: object) -> None:
