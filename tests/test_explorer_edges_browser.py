@@ -26,6 +26,8 @@ GANTT = ".pw-gantt"
 
 
 def _mount(page, widget: FlowRunWidget) -> None:
+    # set_content keeps the window: a second mount must not find the first page's harness
+    page.evaluate("() => { delete window.__harness; }")
     page.set_content(harness_html(widget.timeline, widget.header, auto_details=False))
     page.wait_for_function("() => window.__harness", timeout=30_000)
     page.evaluate("() => window.__harness.mount()")
