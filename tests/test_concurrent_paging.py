@@ -6,8 +6,8 @@ a property test where every page of a batch is read at another moment, in any or
 the listing changes (each row that stays is returned exactly once); the real SQLite server
 with concurrency 1, forced N > 1, the probe, and 429/503 through the fault proxy; and a
 PostgreSQL-backed server serving with 2 worker processes (`workers_server`: what `prefect
-server start --workers 2` runs) holding over 10,000 task runs, also while a writer adds task
-runs.
+server start --workers 2` runs) and a SQLite one, each holding over 10,000 task runs, read
+whole, also while a writer adds task runs.
 """
 
 from __future__ import annotations
@@ -359,15 +359,23 @@ def test_a_batch_that_stays_rate_limited_raises_the_typed_error(proxy, runs, sma
         assert client.pace.limit == 1
 
 
-# ------------------------------------------------------------------ PostgreSQL, 2 workers
+# ------------------------------------------------------------------ past 10,000: both backends
 
 BIG = 10_050
 
 
-@pytest.fixture(scope="module")
-def workers_api():
-    """A PostgreSQL-backed server with 2 worker processes, and a flow run of `BIG` task runs
-    (built through a 1-worker server with services: the task-run recorder writes them)."""
+@pytest.fixture(scope="module", params=["postgres-2-workers", "sqlite"])
+def big_server(request, tmp_path_factory):
+    """A server holding a flow run of `BIG` task runs, and the concurrency to read it with:
+    PostgreSQL serving with 2 worker processes (built through a 1-worker server with services:
+    the task-run recorder writes them), read 4 pages at a time; or SQLite (one process), read
+    with the concurrency the client's probe measures."""
+    if request.param == "sqlite":
+        database = tmp_path_factory.mktemp("sqlite-big") / "prefect.db"
+        with workers_server(f"sqlite+aiosqlite:///{database}", 1, FAST_RECORDER_ENV) as api_url:
+            made = build_run(api_url, BIG, seed=22, timeout=900)
+            yield api_url, made.flow_run_id, None
+        return
     cluster = PostgresCluster()
     try:
         cluster.start()
@@ -377,25 +385,26 @@ def workers_api():
         with workers_server(cluster.url, 1, FAST_RECORDER_ENV) as builder:
             made = build_run(builder, BIG, seed=21, timeout=900)
         with workers_server(cluster.url, 2) as api_url:
-            yield api_url, made.flow_run_id
+            yield api_url, made.flow_run_id, 4
     finally:
         cluster.stop()
 
 
-def test_postgres_two_workers_export_past_ten_thousand_equals_count(workers_api):
-    api_url, flow_run_id = workers_api
+def test_an_export_past_ten_thousand_equals_count(big_server):
+    api_url, flow_run_id, concurrency = big_server
     total, ids = _server_ids(api_url, flow_run_id)
     assert total == BIG
     transport = InFlight()
-    with Client(api_url, transport=transport, max_concurrency=4, timeout=120) as client:
+    with Client(api_url, transport=transport, max_concurrency=concurrency, timeout=120) as client:
         frame = FlowRunView.from_flow_run_id(flow_run_id, client=client).to_dataframe(
             progress=False)
     assert frame.index.is_unique and set(frame.index) == ids and len(frame) == total
-    assert transport.peak == 4
+    if concurrency:
+        assert transport.peak == concurrency
 
 
-def test_postgres_two_workers_export_while_a_writer_adds_task_runs(workers_api):
-    api_url, flow_run_id = workers_api
+def test_an_export_past_ten_thousand_while_a_writer_adds_task_runs(big_server):
+    api_url, flow_run_id, concurrency = big_server
     _, before = _server_ids(api_url, flow_run_id)
     stop = threading.Event()
     added: list[str] = []
@@ -415,7 +424,7 @@ def test_postgres_two_workers_export_while_a_writer_adds_task_runs(workers_api):
     try:
         while len(added) < 3:  # the writer is under way before the export starts
             time.sleep(0.05)
-        with Client(api_url, max_concurrency=4, timeout=120) as client:
+        with Client(api_url, max_concurrency=concurrency, timeout=120) as client:
             frame = FlowRunView.from_flow_run_id(flow_run_id, client=client).to_dataframe(
                 progress=False)
         written_during = len(added)
