@@ -2,8 +2,9 @@
 its prebuilt front end lives (shipped in the wheel under `share/jupyter/labextensions`).
 
 `pip install prefect-widgets` enables both (`jupyter-config/` in the wheel's shared data). The
-routes (`handlers`) read the Prefect server with the library's read-only client and settings,
-so the browser never sees the API URL's credentials, key or auth string.
+routes (`_handlers`, imported only by a running Jupyter server) read the Prefect server with
+the library's read-only client and settings, so the browser never sees the API key or the
+auth string.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
     """Add the panel's routes to the running Jupyter server."""
-    from .handlers import PanelBackend, route_handlers
+    from ._handlers import PanelBackend, route_handlers
 
     web_app = server_app.web_app
     web_app.settings["prefect_widgets_backend"] = PanelBackend()
