@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -161,8 +162,19 @@ def test_prefect_down_is_a_typed_error_then_recovers(http, proxy):
 
 
 def test_the_panel_query_string_is_what_the_front_end_sends(http):
-    """`js/lab/src/model.ts: queryString` writes these keys; each is accepted."""
+    """`js/lab/src/model.ts: queryString` writes these keys, each accepted, and Jupyter's
+    `ServerConnection.makeRequest` appends a bare timestamp, ignored."""
     query = urlencode({"flow": "x", "deployment": "y", "tag": "z", "state": "RUNNING",
                        "since_hours": "1", "limit": "50"})
-    answer = http.get(f"flow-runs?{query}")
+    answer = http.get(f"flow-runs?{query}&1796255589693")
     assert answer.status_code == 200 and json.loads(answer.text)["runs"] == []
+
+
+def test_the_extension_points_name_the_built_front_end():
+    """What `jupyter labextension develop` and `jupyter server` read from the package."""
+    import prefect_widgets.lab as lab
+
+    (labext,) = lab._jupyter_labextension_paths()
+    built = Path(lab.__file__).parent / labext["src"] / "package.json"
+    assert json.loads(built.read_text())["name"] == labext["dest"] == lab.LABEXTENSION
+    assert lab._jupyter_server_extension_points() == [{"module": "prefect_widgets.lab"}]

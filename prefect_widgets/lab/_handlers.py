@@ -91,8 +91,11 @@ class _Handler(APIHandler):
         self.finish(json.dumps(body))
 
     def _query(self) -> PanelQuery:
+        """The filters of the query string, less the bare number `ServerConnection` appends
+        to bust caches."""
         args = {k: [v.decode("utf-8", "replace") for v in vs]
-                for k, vs in self.request.query_arguments.items()}
+                for k, vs in self.request.query_arguments.items()
+                if not (k.isdigit() and vs == [b""])}
         return PanelQuery.from_args(args)
 
 
