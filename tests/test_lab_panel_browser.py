@@ -223,3 +223,29 @@ def test_the_settings_turn_the_panel_off(lab, page):
         assert page.locator('.jp-SideBar [data-id="prefect-widgets-runs"]').count() == 0
     finally:
         settings.write_text(kept)
+
+
+def test_copy_id_and_the_prefect_ui_link(lab, page, runs, proxy):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    open_panel(lab, page)
+    row = page.locator(f'{ROWS}[data-id="{runs["hello"]}"]')
+    row.locator('[data-action="copy"]').click()
+    assert page.evaluate("navigator.clipboard.readText()") == runs["hello"]
+    link = row.locator('[data-action="ui"]')
+    assert link.get_attribute("href") == f"{proxy.base_url}/runs/flow-run/{runs['hello']}"
+    assert (link.get_attribute("target"), link.get_attribute("rel")) == (
+        "_blank", "noopener noreferrer")
+
+
+def test_the_panel_stops_asking_while_hidden(lab, page):
+    open_panel(lab, page)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/prefect-widgets/flow-runs" in r.url
+            else None)
+    page.locator('.jp-SideBar [data-id="filebrowser"]').click()
+    page.wait_for_selector(PANEL, state="hidden")
+    asked.clear()
+    page.wait_for_timeout(3500)  # three refresh intervals: a poll that kept going would ask
+    assert asked == []
+    with page.expect_request(lambda r: "/prefect-widgets/flow-runs" in r.url, timeout=5000):
+        page.locator('.jp-SideBar [data-id="prefect-widgets-runs"]').click()

@@ -1,8 +1,10 @@
 /**
  * The "Prefect runs" side panel: filters, counts by state and the recent flow runs of the
- * configured Prefect server, refreshed by a `Poll` (backoff on failure, standby when hidden).
+ * configured Prefect server, refreshed by a `Poll` (backoff on failure; standby while the
+ * panel or the browser tab is hidden, refreshed at once when shown again).
  * Every string from the server is set as text (`textContent`, `title`), never as HTML.
  */
+import type { Message } from "@lumino/messaging";
 import { Poll } from "@lumino/polling";
 import { Widget } from "@lumino/widgets";
 
@@ -79,7 +81,7 @@ export class RunsPanel extends Widget {
     this.poll = new Poll({
       factory: () => this.refresh(),
       frequency: { interval: options.refreshSeconds * 1000, backoff: true, max: 60_000 },
-      standby: "when-hidden",
+      standby: () => !this.isVisible || document.visibilityState === "hidden",
       name: "prefect-widgets:runs",
     });
     this.ticker = window.setInterval(() => this.tick(), 1000);
@@ -89,6 +91,11 @@ export class RunsPanel extends Widget {
   configure(refreshSeconds: number, limit: number): void {
     this.limit = limit;
     this.poll.frequency = { ...this.poll.frequency, interval: refreshSeconds * 1000 };
+    void this.poll.refresh();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
     void this.poll.refresh();
   }
 
