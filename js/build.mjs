@@ -1,5 +1,7 @@
-// Bundle the widget into ../prefect_widgets/static/widget.{js,css} and the history chart
-// into ../prefect_widgets/static/history.{js,css}.
+// Bundle the widget into ../prefect_widgets/static/widget.{js,css}, the history chart
+// into ../prefect_widgets/static/history.{js,css}, and the JupyterLab extension's source into
+// lib/index.js (package.json's `main`: `jupyter labextension build .` takes it from there,
+// JupyterLab's own packages left to the app: `@jupyterlab/*` and `@lumino/*` stay imports).
 // Usage: node build.mjs [--watch] [--dev]
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -23,14 +25,26 @@ const options = {
   logLevel: "info",
 };
 
+const lab = {
+  entryPoints: { index: path.join(here, "lab/src/index.ts") },
+  outdir: path.resolve(here, "lib"),
+  bundle: true,
+  format: "esm",
+  minify: false,  // webpack (the labextension build) minifies
+  target: ["es2020"],
+  external: ["@jupyterlab/*", "@lumino/*"],
+  legalComments: "none",
+  logLevel: "info",
+};
+
 if (watch) {
-  const ctx = await esbuild.context(options);
-  await ctx.watch();
+  for (const each of [options, lab]) await (await esbuild.context(each)).watch();
   console.log("watching…");
 } else {
-  const result = await esbuild.build({ ...options, metafile: true });
-  const outs = result.metafile.outputs;
-  for (const [file, info] of Object.entries(outs)) {
-    console.log(`${path.relative(process.cwd(), file)}  ${(info.bytes / 1024).toFixed(1)} KiB`);
+  for (const each of [options, lab]) {
+    const result = await esbuild.build({ ...each, metafile: true });
+    for (const [file, info] of Object.entries(result.metafile.outputs)) {
+      console.log(`${path.relative(process.cwd(), file)}  ${(info.bytes / 1024).toFixed(1)} KiB`);
+    }
   }
 }

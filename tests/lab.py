@@ -55,6 +55,8 @@ class JupyterLab:
 
     APP = "lab"
     EXPOSE = "--LabApp.expose_app_in_browser=True"
+    #: the server's token ("" : no authentication)
+    TOKEN = ""
 
     def __init__(self, root: Path, state: Path, env: dict[str, str] | None = None) -> None:
         self.root = root
@@ -80,7 +82,7 @@ class JupyterLab:
                "JUPYTERLAB_WORKSPACES_DIR": str(self.state / "workspaces"),
                "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "jupyter", self.APP, "--no-browser", "--ip=127.0.0.1",
-               f"--port={self.port}", "--IdentityProvider.token=", "--ServerApp.password=",
+               f"--port={self.port}", f"--IdentityProvider.token={self.TOKEN}", "--ServerApp.password=",
                f"--ServerApp.root_dir={self.root}", "--ServerApp.allow_root=True",
                self.EXPOSE, "--ServerApp.port_retries=0"]
         self._log_file = open(self.log, "wb")  # noqa: SIM115 (closed in stop)
@@ -91,7 +93,8 @@ class JupyterLab:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter {self.APP} exited:\n{self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/api/status", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/api/status", headers=self.auth(),
+                             timeout=2).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -99,6 +102,10 @@ class JupyterLab:
         self.stop()
         raise TimeoutError(f"jupyter {self.APP} did not start in {timeout} s:\n"
                            f"{self.log.read_text()[-3000:]}")
+
+    def auth(self) -> dict[str, str]:
+        """The header a client of the server's REST API sends (none without a token)."""
+        return {"Authorization": f"token {self.TOKEN}"} if self.TOKEN else {}
 
     def stop(self) -> None:
         """Stop the server and its kernels (the whole process group we started)."""
@@ -259,6 +266,14 @@ def lab_page(browser: Any, lab: JupyterLab, artifacts: Path, height: int) -> Ite
             lab.shutdown_kernels(page)
         finally:
             context.close()
+
+
+class JupyterServer(JupyterLab):
+    """`jupyter server` alone, with a token: the server extensions' routes, no front end."""
+
+    APP = "server"
+    EXPOSE = "--ServerApp.open_browser=False"
+    TOKEN = "pw-jupyter-token"
 
 
 class Notebook7(JupyterLab):

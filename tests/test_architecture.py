@@ -180,7 +180,7 @@ def test_the_model_never_imports_presentation_or_entry(module):
     graph = import_graph(PACKAGE)
     above = {"prefect_widgets.html", "prefect_widgets.report", "prefect_widgets.widget",
              "prefect_widgets.gantt", "prefect_widgets.plots", "prefect_widgets.analytics",
-             "prefect_widgets.cli", "prefect_widgets.extension"}
+             "prefect_widgets.cli", "prefect_widgets.extension", "prefect_widgets.lab"}
     reached = {t for t in graph[f"prefect_widgets.{module}"]
                if any(t == a or t.startswith(a + ".") for a in above)}
     assert reached == set()

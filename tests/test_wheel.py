@@ -54,6 +54,10 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
     return found
 
 
+#: modules only a running Jupyter server imports (the panel's routes): it brings these along
+SERVER_SIDE = {"prefect_widgets/lab/_handlers.py": {"jupyter_server", "tornado"}}
+
+
 def test_every_imported_module_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {_requirement_name(r) for r in project["dependencies"]}
@@ -68,7 +72,8 @@ def test_every_imported_module_is_declared():
             names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
             if not names & (core | extras):
                 undeclared.add(f"{module} ({path.relative_to(ROOT)})")
-            elif top_level and not names & core:
+            elif (top_level and not names & core
+                  and module not in SERVER_SIDE.get(str(path.relative_to(ROOT)), ())):
                 optional_at_top.add(f"{module} ({path.relative_to(ROOT)})")
     assert not undeclared, f"imported but not declared in pyproject: {sorted(undeclared)}"
     assert not optional_at_top, f"an extra's module imported at module level: {optional_at_top}"
@@ -118,6 +123,37 @@ def test_wheel_carries_the_notebooks_and_the_widget(wheel):
     assert shipped == {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert "prefect_widgets/static/widget.js" in names
     assert "prefect_widgets/static/history.js" in names
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.timeout(1800)
+def test_pip_install_enables_the_lab_panel_and_its_server_part(wheel, tmp_path):
+    """The wheel's shared data puts the prebuilt JupyterLab extension and the server
+    extension's switch in place: no `jupyter labextension install`, nothing to enable."""
+    data = f"{wheel.name.split('-py')[0]}.data/data/"
+    names = set(zipfile.ZipFile(wheel).namelist())
+    labext = f"{data}share/jupyter/labextensions/prefect-widgets-frontend/"
+    for shipped in ("package.json", "install.json", "static/style.js",
+                    "schemas/prefect-widgets-frontend/panel.json"):
+        assert labext + shipped in names, shipped
+    assert any(n.startswith(f"{labext}static/remoteEntry.") for n in names)
+    assert f"{data}etc/jupyter/jupyter_server_config.d/prefect_widgets.json" in names
+    venv = _clean_venv(wheel, "demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "JUPYTER"))}
+
+    def listed(*args: str) -> str:
+        out = subprocess.run([venv / "bin" / "jupyter", *args], cwd=tmp_path, timeout=120,
+                             env={**env, "HOME": str(tmp_path)}, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return ANSI.sub("", out.stdout + out.stderr)
+
+    assert re.search(r"prefect-widgets-frontend v\S+ enabled OK \(python, prefect-widgets\)",
+                     listed("labextension", "list"))
+    servers = listed("server", "extension", "list")
+    assert re.search(r"prefect_widgets\.lab enabled", servers)
+    assert re.search(r"prefect_widgets\.lab +OK", servers)
 
 
 IMPORT_EVERY_PUBLIC_MODULE = """
