@@ -82,6 +82,25 @@ def shown(page) -> list[tuple[str, str]]:
     return [tuple(row) for row in rows]
 
 
+def filter_flow(page, flow: str) -> list[str]:
+    """Narrow the panel to one flow's runs (by now the session's server holds every earlier
+    test's runs, so a sample run need not be among the newest) and wait until it lists what
+    the library does; returns those run ids."""
+    box = page.locator(f'{PANEL} input[data-filter="flow"]')
+    box.fill(flow)
+    box.press("Enter")
+    ids = [v.flow_run_id for v in FlowRunView.query(flow_name=[flow], limit=50,
+                                                     sort="START_TIME_DESC")]
+    page.wait_for_function("([sel, ids]) => JSON.stringify([...document.querySelectorAll(sel)]"
+                           ".map(r => r.dataset.id)) === JSON.stringify(ids)",
+                           arg=[ROWS, ids], timeout=30_000)
+    return ids
+
+
+def flow_of(run_id: str) -> str:
+    return FlowRunView.from_flow_run_id(run_id).flow.name
+
+
 def test_panel_lists_the_servers_runs_states_and_counts(lab, page, runs):
     open_panel(lab, page)
     views = FlowRunView.query(limit=50, sort="START_TIME_DESC")
@@ -90,11 +109,13 @@ def test_panel_lists_the_servers_runs_states_and_counts(lab, page, runs):
                                        "els => els.map(e => [e.dataset.state, +e.dataset.count])")
     assert dict(counts) == count_flow_runs_by_state(None)
     # the hostile run's names are text: nothing ran
+    filter_flow(page, flow_of(runs["hostile"]))
     hostile = page.locator(f'{ROWS}[data-id="{runs["hostile"]}"] .pw-lab-run-name')
     assert hostile.inner_text() == FlowRunView.from_flow_run_id(runs["hostile"]).name
     assert page.evaluate("window.__pw_xss") is None
     # a failed run's message shows on hover (its title) and under it
     failing = FlowRunView.from_flow_run_id(runs["failing"])
+    filter_flow(page, failing.flow.name)
     row = page.locator(f'{ROWS}[data-id="{runs["failing"]}"]')
     assert failing.state.message and row.get_attribute("title") == failing.state.message
     assert page.errors == []
@@ -117,18 +138,19 @@ def test_a_filter_narrows_the_list(lab, page, runs):
     assert all(state == "COMPLETED" for _, state in shown(page))
 
 
-def test_the_list_follows_a_running_flow(lab, page, prefect_server):
+def test_the_list_follows_a_running_flow(lab, page, prefect_server, runs):
     open_panel(lab, page)
-    before = {run_id for run_id, _ in shown(page)}
+    before = filter_flow(page, flow_of(runs["slow"]))
     started: dict[str, str] = {}
     worker = threading.Thread(target=lambda: started.update(prefect_server.run_flows("slow")))
     worker.start()
     try:
-        page.wait_for_selector(f'{ROWS}[data-state="RUNNING"] .pw-lab-duration[data-ticking]',
-                               timeout=120_000)
-        running = page.locator(f'{ROWS}[data-state="RUNNING"]').first
-        run_id = running.get_attribute("data-id")
-        assert run_id not in before
+        run_id = page.wait_for_function(
+            "([sel, before]) => { const row = [...document.querySelectorAll(sel)].find(r =>"
+            " r.dataset.state === 'RUNNING' && !before.includes(r.dataset.id) &&"
+            " r.querySelector('.pw-lab-duration[data-ticking]')); return row && row.dataset.id; }",
+            arg=[ROWS, before], timeout=120_000).json_value()
+        running = page.locator(f'{ROWS}[data-id="{run_id}"]')
         ticking = running.locator(".pw-lab-duration")
         first = ticking.inner_text()
         page.wait_for_function("([el, t]) => el.textContent !== t",
@@ -142,6 +164,7 @@ def test_the_list_follows_a_running_flow(lab, page, prefect_server):
 def test_insert_cells_that_run(lab, page, runs):
     write_notebook(lab.root / "panel.ipynb", ["1 + 1"])
     open_panel(lab, page, "panel.ipynb")
+    filter_flow(page, flow_of(runs["hello"]))
     row = page.locator(f'{ROWS}[data-id="{runs["hello"]}"]')
     row.locator('[data-action="view"]').click()
     page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.widgets.length === 2")
@@ -228,6 +251,7 @@ def test_the_settings_turn_the_panel_off(lab, page):
 def test_copy_id_and_the_prefect_ui_link(lab, page, runs, proxy):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
     open_panel(lab, page)
+    filter_flow(page, flow_of(runs["hello"]))
     row = page.locator(f'{ROWS}[data-id="{runs["hello"]}"]')
     row.locator('[data-action="copy"]').click()
     assert page.evaluate("navigator.clipboard.readText()") == runs["hello"]
