@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import tornado.web
@@ -124,12 +125,8 @@ class CountsHandler(_Handler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        def work() -> dict[str, Any]:
-            query = self._query()
-            return state_counts(self.backend.client(), PanelQuery(
-                flow=query.flow, deployment=query.deployment, tag=query.tag,
-                since_hours=query.since_hours))
-        await self._answer(work)
+        await self._answer(lambda: state_counts(self.backend.client(),
+                                                replace(self._query(), states=())))
 
 
 def route_handlers(base_url: str) -> list[tuple[str, type[_Handler]]]:

@@ -1,4 +1,4 @@
-/** Calls to the server part (`prefect_widgets/lab/handlers.py`), through Jupyter's own
+/** Calls to the server part (`prefect_widgets/lab/_handlers.py`), through Jupyter's own
  * `ServerConnection`, which adds the token or XSRF header: no bare `fetch`. */
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";

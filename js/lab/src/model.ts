@@ -72,9 +72,7 @@ const ACTIVE = new Set(["RUNNING", "PENDING", "CANCELLING"]);
 /** A run's duration at `nowMs` (server clock): ticking while active, fixed once ended. */
 export function durationText(run: RunRecord, nowMs: number): string {
   const start = run.start_time ? Date.parse(run.start_time) : NaN;
-  if (!run.end_time && ACTIVE.has(run.state_type) && Number.isFinite(start)) {
-    return formatDuration(nowMs - start);
-  }
+  if (ticks(run) && Number.isFinite(start)) return formatDuration(nowMs - start);
   return run.duration === null ? "—" : formatDuration(run.duration * 1000);
 }
 
